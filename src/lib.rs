@@ -1,0 +1,9 @@
+//! `provision`: agentless configuration management that speaks Ansible's language.
+//!
+//! The engine lives here: the command line ([`cli`]), inventories ([`inventory`]),
+//! connections to hosts ([`connection`]), the runner of ad-hoc commands ([`run`]) and the
+//! output sinks ([`output`]). What happens on a host lives in the `provision-modules`
+//! crate, which knows nothing of inventories or playbooks.
+
+pub mod diag;
+pub mod yaml;

@@ -1,0 +1,235 @@
+//! YAML loading with Ansible's meaning (YAML 1.1 through serde-saphyr).
+//!
+//! [`load`] turns a YAML document into a `serde_json::Value` (the variable type of the
+//! engine) the way Ansible's loader does: `yes`/`on` are booleans, `0644` is 420, `<<`
+//! merges apply, quoted scalars stay strings. Tags that carry meaning are kept in the
+//! shape `ansible-inventory` prints them: `!vault` becomes `{"__ansible_vault": "..."}`
+//! and `!unsafe` becomes `{"__ansible_unsafe": "..."}`. Errors come back as
+//! [`Diagnostic`]s with file, line and column.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use serde_saphyr::Tagged;
+
+use crate::diag::Diagnostic;
+
+/// One YAML node with the tag it was written with.
+struct Node(Tagged<Raw>);
+
+enum Raw {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Tagged::<Raw>::deserialize(d).map(Node)
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+        Raw::deserialize(d)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::UInt(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_string()))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+        Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut out = Vec::new();
+        while let Some(n) = seq.next_element::<Node>()? {
+            out.push(n);
+        }
+        Ok(Raw::Seq(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut out = Vec::new();
+        while let Some((k, v)) = map.next_entry::<Node, Node>()? {
+            out.push((k, v));
+        }
+        Ok(Raw::Map(out))
+    }
+}
+
+fn key_string(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Null => "null".to_string(),
+        // Python would keep `True`/`1` keys; JSON objects need strings.
+        Value::Bool(true) => "True".to_string(),
+        Value::Bool(false) => "False".to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl Node {
+    fn into_json(self) -> Value {
+        let Tagged(raw, tag) = self.0;
+        let value = match raw {
+            Raw::Null => Value::Null,
+            Raw::Bool(b) => Value::Bool(b),
+            Raw::Int(i) => Value::Number(i.into()),
+            Raw::UInt(u) => Value::Number(u.into()),
+            Raw::Float(f) => Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number),
+            Raw::Str(s) => Value::String(s),
+            Raw::Seq(items) => Value::Array(items.into_iter().map(Node::into_json).collect()),
+            Raw::Map(entries) => {
+                let mut m = Map::new();
+                for (k, v) in entries {
+                    m.insert(key_string(k.into_json()), v.into_json());
+                }
+                Value::Object(m)
+            }
+        };
+        match tag.as_deref() {
+            Some("!vault") | Some("!vault-encrypted") => wrap("__ansible_vault", value),
+            Some("!unsafe") => wrap("__ansible_unsafe", value),
+            _ => value,
+        }
+    }
+}
+
+fn wrap(key: &str, value: Value) -> Value {
+    let text = match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let mut m = Map::new();
+    m.insert(key.to_string(), Value::String(text));
+    Value::Object(m)
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        legacy_octal_numbers: true,
+        // A 20,000-host inventory is far past the default node budget.
+        budget: None,
+    }
+}
+
+/// Turn a serde-saphyr error into a diagnostic at its position in `file`.
+fn diagnostic(err: &serde_saphyr::Error, file: &Path, text: &str) -> Diagnostic {
+    let full = err.to_string();
+    // serde-saphyr renders its own snippet after the first line; we render ours.
+    let message = full.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    let message = format!("invalid YAML: {message}");
+    match err.location() {
+        Some(loc) if loc.line() > 0 => {
+            Diagnostic::new(message).at(file, loc.line() as usize, loc.column() as usize, Some(text))
+        }
+        _ => Diagnostic::new(message).in_file(file),
+    }
+}
+
+/// Parse one YAML document. An empty document is `null`.
+pub fn load(text: &str, file: &Path) -> Result<Value, Diagnostic> {
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---") {
+        return Ok(Value::Null);
+    }
+    let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
+    Ok(node.into_json())
+}
+
+/// Read and parse a YAML file.
+pub fn load_file(path: &Path) -> Result<Value, Diagnostic> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(format!("cannot read `{}`: {e}", path.display())))?;
+    load(&text, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn y(s: &str) -> Value {
+        load(s, Path::new("t.yml")).unwrap()
+    }
+
+    #[test]
+    fn yaml_1_1_scalars_like_ansible() {
+        let v = y("become: yes\nenabled: on\nname: no\nmode: 0644\nversion: 1.10\nquoted: \"yes\"\ntilde: ~\nport: 22\n");
+        assert_eq!(
+            v,
+            json!({"become": true, "enabled": true, "name": false, "mode": 420, "version": 1.1, "quoted": "yes", "tilde": null, "port": 22})
+        );
+    }
+
+    #[test]
+    fn merge_keys_apply() {
+        let v = y("base: &b\n  a: 1\n  b: 2\nchild:\n  <<: *b\n  b: 3\n");
+        assert_eq!(v["child"], json!({"a": 1, "b": 3}));
+    }
+
+    #[test]
+    fn vault_and_unsafe_tags_are_kept() {
+        let v = y("secret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nraw: !unsafe '{{ x }}'\nnested:\n  - !vault abc\n");
+        assert_eq!(v["secret"], json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n6162\n"}));
+        assert_eq!(v["raw"], json!({"__ansible_unsafe": "{{ x }}"}));
+        assert_eq!(v["nested"][0], json!({"__ansible_vault": "abc"}));
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let err = load("all:\n  hosts:\n    a: [1, 2\n", Path::new("bad.yml")).unwrap_err();
+        let loc = err.location.clone().unwrap();
+        assert_eq!(loc.file, Path::new("bad.yml"));
+        assert!(loc.line >= 3, "{err}");
+        assert!(err.to_string().starts_with("invalid YAML: "), "{err}");
+    }
+
+    #[test]
+    fn empty_document_is_null() {
+        assert_eq!(y("# nothing\n---\n"), Value::Null);
+    }
+}
