@@ -7,3 +7,5 @@
 
 pub mod diag;
 pub mod yaml;
+pub mod inventory;
+pub mod connection;

@@ -1,0 +1,1 @@
+//! Inventories: see the module docs inside.
