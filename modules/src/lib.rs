@@ -1,0 +1,132 @@
+//! `provision-modules`: what happens on a host, idempotently.
+//!
+//! A [`Module`] gets rendered arguments ([`Args`], a JSON map) and a [`Remote`] (a way
+//! to run shell on the host, already wrapped in `become` by the engine), and returns a
+//! [`ModuleResult`]: Ansible's return keys (`changed`, `failed`, `msg`, `rc`, `stdout`,
+//! ...). Arguments are checked against each module's [`ArgSpec`] table before any host is
+//! touched ([`validate`]); the same table is the module's documentation
+//! (`provision doc MODULE`), so docs and validation cannot drift.
+//!
+//! This crate never sees a playbook, an inventory or a template.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+pub mod args;
+pub mod command;
+pub mod ping;
+pub mod quote;
+
+pub use args::{validate, ArgError, ArgSpec, ArgType};
+
+/// Rendered module arguments, as Ansible passes them: a map of names to values.
+/// Free-form text (`-a "uname -a"`) arrives under `_raw_params`.
+pub type Args = Map<String, Value>;
+
+/// What one remote command produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Why a remote command could not be run at all (as opposed to running and failing).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RemoteError {
+    /// The host cannot be reached or the connection dropped: the host is unreachable.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The command did not finish in time.
+    #[error("command timed out after {0:?}")]
+    Timeout(Duration),
+    /// Privilege escalation failed (wrong or missing password, sudo missing...).
+    #[error("{0}")]
+    Become(String),
+    /// Anything else about running the command.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A way to run shell on one host. The engine implements it over SSH or locally, and
+/// applies `become` before the command reaches the host's shell.
+#[async_trait]
+pub trait Remote: Send + Sync {
+    /// Run `command` (a string for the host's POSIX shell) with `stdin` fed to it.
+    async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, RemoteError>;
+    /// Run `command` exactly as given, without `become` or any wrapping (the `raw` module).
+    async fn exec_raw(&self, command: &str) -> Result<ExecOutput, RemoteError>;
+}
+
+/// What a module reports: Ansible's result dictionary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModuleResult(pub Map<String, Value>);
+
+impl ModuleResult {
+    pub fn ok(changed: bool) -> Self {
+        let mut m = Map::new();
+        m.insert("changed".into(), Value::Bool(changed));
+        ModuleResult(m)
+    }
+    pub fn failed(msg: impl Into<String>) -> Self {
+        let mut r = ModuleResult::ok(false);
+        r.set("failed", true);
+        r.set("msg", msg.into());
+        r
+    }
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        self.0.insert(key.to_string(), value.into());
+        self
+    }
+    pub fn changed(&self) -> bool {
+        self.0.get("changed").and_then(Value::as_bool).unwrap_or(false)
+    }
+    pub fn is_failed(&self) -> bool {
+        self.0.get("failed").and_then(Value::as_bool).unwrap_or(false)
+    }
+}
+
+/// The run-time setting a module works under.
+pub struct Context<'a> {
+    pub remote: &'a dyn Remote,
+    /// `--check`: report what would change, change nothing.
+    pub check_mode: bool,
+    /// `--diff`: include before/after in the result.
+    pub diff: bool,
+}
+
+/// A module's own documentation, printed by `provision doc`.
+pub struct ModuleDoc {
+    pub name: &'static str,
+    pub short: &'static str,
+    pub description: &'static str,
+    pub args: &'static [ArgSpec],
+    /// Whether `key=value` text is a free-form command (`command`, `shell`, `raw`).
+    pub free_form: bool,
+    pub examples: &'static str,
+    pub returns: &'static [(&'static str, &'static str)],
+}
+
+/// One module: validated arguments in, Ansible's result out.
+#[async_trait]
+pub trait Module: Send + Sync {
+    fn doc(&self) -> &'static ModuleDoc;
+    async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError>;
+}
+
+/// Every built-in module, by name.
+pub fn registry() -> Vec<&'static dyn Module> {
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw]
+}
+
+/// Find a module by its name, with or without the `ansible.builtin.` (or
+/// `ansible.legacy.`) prefix.
+pub fn find(name: &str) -> Option<&'static dyn Module> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    registry().into_iter().find(|m| m.doc().name == short)
+}

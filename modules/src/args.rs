@@ -1,0 +1,408 @@
+//! Argument specs: Ansible's `argument_spec`, written once per module.
+//!
+//! [`validate`] checks rendered arguments against a module's [`ArgSpec`] table — unknown
+//! names (with a "did you mean"), types, choices, required and mutually exclusive
+//! arguments — and returns them normalized: aliases resolved to the canonical name,
+//! strings converted to the declared type (`"yes"` → `true`, `"0644"` stays text for a
+//! mode), defaults filled in. [`parse_kv`] reads the `key=value` free form of `-a` and of
+//! `apt: name=nginx update_cache=yes`.
+
+use serde_json::{Map, Value};
+
+use crate::Args;
+
+/// The type an argument is converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgType {
+    Str,
+    Bool,
+    Int,
+    /// A list; a string is split on commas, as Ansible does.
+    List,
+    Dict,
+    Path,
+    /// Any value, passed through.
+    Raw,
+}
+
+impl ArgType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArgType::Str => "str",
+            ArgType::Bool => "bool",
+            ArgType::Int => "int",
+            ArgType::List => "list",
+            ArgType::Dict => "dict",
+            ArgType::Path => "path",
+            ArgType::Raw => "raw",
+        }
+    }
+}
+
+/// One argument of a module: its spec and its documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub kind: ArgType,
+    pub required: bool,
+    /// The default, as YAML text (`"yes"`, `"present"`), or `None`.
+    pub default: Option<&'static str>,
+    pub aliases: &'static [&'static str],
+    pub choices: &'static [&'static str],
+    pub doc: &'static str,
+}
+
+impl ArgSpec {
+    pub const fn new(name: &'static str, kind: ArgType, doc: &'static str) -> Self {
+        ArgSpec { name, kind, required: false, default: None, aliases: &[], choices: &[], doc }
+    }
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    pub const fn default(mut self, value: &'static str) -> Self {
+        self.default = Some(value);
+        self
+    }
+    pub const fn aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.aliases = aliases;
+        self
+    }
+    pub const fn choices(mut self, choices: &'static [&'static str]) -> Self {
+        self.choices = choices;
+        self
+    }
+}
+
+/// What is wrong with a module's arguments. `argument` names the offending one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ArgError {
+    pub argument: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ArgError {
+    fn new(argument: Option<&str>, message: String) -> Self {
+        ArgError { argument: argument.map(str::to_string), message, hint: None }
+    }
+}
+
+/// Ansible's truthy and falsy spellings.
+pub fn to_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().and_then(|i| match i {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "on" | "1" | "true" | "t" | "y" | "1.0" => Some(true),
+            "no" | "off" | "0" | "false" | "f" | "n" | "0.0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn convert(spec: &ArgSpec, v: Value) -> Result<Value, ArgError> {
+    let wrong = |v: &Value| {
+        ArgError::new(
+            Some(spec.name),
+            format!("argument `{}` is of type {} and we were unable to convert to {}", spec.name, type_name(v), spec.kind.name()),
+        )
+    };
+    Ok(match spec.kind {
+        ArgType::Raw => v,
+        ArgType::Str | ArgType::Path => match v {
+            Value::String(_) => v,
+            Value::Number(n) => Value::String(n.to_string()),
+            Value::Bool(b) => Value::String(if b { "True" } else { "False" }.into()),
+            Value::Null => Value::Null,
+            other => return Err(wrong(&other)),
+        },
+        ArgType::Bool => match to_bool(&v) {
+            Some(b) => Value::Bool(b),
+            None => return Err(wrong(&v)),
+        },
+        ArgType::Int => match &v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => v,
+            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| wrong(&v))?,
+            _ => return Err(wrong(&v)),
+        },
+        ArgType::List => match v {
+            Value::Array(_) => v,
+            Value::String(s) => Value::Array(
+                s.split(',').map(|p| Value::String(p.trim().to_string())).filter(|p| p != "").collect(),
+            ),
+            Value::Null => Value::Array(vec![]),
+            Value::Number(_) | Value::Bool(_) => Value::Array(vec![v]),
+            other => return Err(wrong(&other)),
+        },
+        ArgType::Dict => match v {
+            Value::Object(_) => v,
+            Value::String(s) if s.trim_start().starts_with('{') => {
+                serde_json::from_str(&s).map_err(|_| wrong(&Value::String(s.clone())))?
+            }
+            other => return Err(wrong(&other)),
+        },
+    })
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+fn default_value(spec: &ArgSpec, text: &str) -> Value {
+    let v = match text {
+        "yes" | "true" => Value::Bool(true),
+        "no" | "false" => Value::Bool(false),
+        t => t.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(t.to_string())),
+    };
+    convert(spec, v.clone()).unwrap_or(v)
+}
+
+/// Check `args` against `specs`; return them normalized.
+/// `internal` names (like `_raw_params`) are let through untouched.
+pub fn validate(module: &str, specs: &[ArgSpec], args: &Args, internal: &[&str]) -> Result<Args, ArgError> {
+    let mut out = Map::new();
+    for (key, value) in args {
+        if internal.contains(&key.as_str()) {
+            out.insert(key.clone(), value.clone());
+            continue;
+        }
+        let Some(spec) = specs.iter().find(|s| s.name == key || s.aliases.contains(&key.as_str())) else {
+            let names: Vec<&str> = specs.iter().flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied())).collect();
+            let mut err = ArgError::new(Some(key), format!("unknown argument `{key}` for module `{module}`"));
+            err.hint = Some(match closest(key, &names) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("`{module}` takes: {}", specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")),
+            });
+            return Err(err);
+        };
+        if out.contains_key(spec.name) {
+            return Err(ArgError::new(Some(key), format!("argument `{}` is given twice (as `{key}` and an alias)", spec.name)));
+        }
+        let value = convert(spec, value.clone())?;
+        if !spec.choices.is_empty() {
+            let text = match &value {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => if *b { "yes".into() } else { "no".into() },
+                other => other.to_string(),
+            };
+            if !spec.choices.contains(&text.as_str()) {
+                let mut err = ArgError::new(
+                    Some(spec.name),
+                    format!("value of `{}` must be one of: {}, got: {text}", spec.name, spec.choices.join(", ")),
+                );
+                err.hint = closest(&text, spec.choices).map(|c| format!("did you mean `{c}`?"));
+                return Err(err);
+            }
+        }
+        out.insert(spec.name.to_string(), value);
+    }
+    for spec in specs {
+        if out.contains_key(spec.name) {
+            continue;
+        }
+        if spec.required {
+            return Err(ArgError::new(Some(spec.name), format!("missing required argument `{}` for module `{module}`", spec.name)));
+        }
+        if let Some(d) = spec.default {
+            out.insert(spec.name.to_string(), default_value(spec, d));
+        }
+    }
+    Ok(out)
+}
+
+fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
+    fn lev(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    names
+        .iter()
+        .map(|n| (lev(word, n), *n))
+        .filter(|(d, n)| *d <= (word.len().max(n.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Split `text` into words the way Ansible's `split_args` does: whitespace separates,
+/// quotes group (and are removed from values), backslash escapes inside double quotes.
+fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some('"') if c == '\\' => match chars.next() {
+                Some(n @ ('"' | '\\')) => cur.push(n),
+                Some(n) => {
+                    cur.push('\\');
+                    cur.push(n);
+                }
+                None => cur.push('\\'),
+            },
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unbalanced quotes in arguments: {text}"));
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// Parse Ansible's `key=value` free form. Words that are not `key=value`, and for a
+/// free-form module (`raw_keys` given) any `key=value` whose key is not one of
+/// `raw_keys`, stay in `_raw_params` exactly as written.
+pub fn parse_kv(text: &str, raw_keys: Option<&[&str]>) -> Result<Args, String> {
+    let mut out = Map::new();
+    // Keep the raw text of words for `_raw_params`: re-split without unquoting.
+    let raw_words = split_keep_quotes(text);
+    let words = split_words(text)?;
+    let mut raw: Vec<String> = Vec::new();
+    for (word, raw_word) in words.iter().zip(raw_words.iter()) {
+        let kv = word.split_once('=').filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        match (kv, raw_keys) {
+            (Some((k, v)), None) => {
+                out.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            (Some((k, v)), Some(keys)) if keys.contains(&k) => {
+                out.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            _ => raw.push(raw_word.clone()),
+        }
+    }
+    if !raw.is_empty() {
+        out.insert("_raw_params".into(), Value::String(raw.join(" ")));
+    }
+    Ok(out)
+}
+
+/// Split on unquoted whitespace, keeping quotes and escapes as written.
+fn split_keep_quotes(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        if escaped {
+            cur.push(c);
+            escaped = false;
+            continue;
+        }
+        match quote {
+            Some(q) => {
+                if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                cur.push(c);
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SPECS: &[ArgSpec] = &[
+        ArgSpec::new("name", ArgType::List, "packages").aliases(&["pkg"]).required(),
+        ArgSpec::new("update_cache", ArgType::Bool, "refresh").default("no"),
+        ArgSpec::new("state", ArgType::Str, "state").default("present").choices(&["present", "absent"]),
+        ArgSpec::new("cache_valid_time", ArgType::Int, "seconds"),
+    ];
+
+    fn args(v: Value) -> Args {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn normalizes_aliases_types_and_defaults() {
+        let out = validate("apt", SPECS, &args(json!({"pkg": "a,b", "update_cache": "yes", "cache_valid_time": "3600"})), &[]).unwrap();
+        assert_eq!(Value::Object(out), json!({"name": ["a", "b"], "update_cache": true, "cache_valid_time": 3600, "state": "present"}));
+    }
+
+    #[test]
+    fn unknown_argument_suggests_the_closest() {
+        let err = validate("apt", SPECS, &args(json!({"name": "x", "updte_cache": true})), &[]).unwrap_err();
+        assert_eq!(err.message, "unknown argument `updte_cache` for module `apt`");
+        assert_eq!(err.hint.as_deref(), Some("did you mean `update_cache`?"));
+    }
+
+    #[test]
+    fn choices_required_and_types_are_checked() {
+        let err = validate("apt", SPECS, &args(json!({"name": "x", "state": "presnt"})), &[]).unwrap_err();
+        assert!(err.message.contains("must be one of: present, absent"), "{err}");
+        assert_eq!(err.hint.as_deref(), Some("did you mean `present`?"));
+        let err = validate("apt", SPECS, &args(json!({})), &[]).unwrap_err();
+        assert_eq!(err.message, "missing required argument `name` for module `apt`");
+        let err = validate("apt", SPECS, &args(json!({"name": "x", "update_cache": "maybe"})), &[]).unwrap_err();
+        assert!(err.message.contains("unable to convert to bool"), "{err}");
+    }
+
+    #[test]
+    fn kv_free_form() {
+        assert_eq!(Value::Object(parse_kv("name=nginx update_cache=yes", None).unwrap()), json!({"name": "nginx", "update_cache": "yes"}));
+        assert_eq!(Value::Object(parse_kv("msg='hello world' x=\"a \\\"b\\\"\"", None).unwrap()), json!({"msg": "hello world", "x": "a \"b\""}));
+        let cmd = parse_kv("echo a=b 'c d' chdir=/tmp", Some(&["chdir", "creates"])).unwrap();
+        assert_eq!(Value::Object(cmd), json!({"chdir": "/tmp", "_raw_params": "echo a=b 'c d'"}));
+        assert!(parse_kv("echo 'open", None).is_err());
+    }
+}
