@@ -9,3 +9,8 @@ pub mod diag;
 pub mod yaml;
 pub mod inventory;
 pub mod connection;
+pub mod cli;
+pub mod output;
+pub mod run;
+pub mod template;
+pub mod playbook;

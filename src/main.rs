@@ -1,1 +1,392 @@
-fn main(){}
+//! The `provision` binary: parse the command line, load what it names, run, and turn
+//! every user mistake into one clear message and exit status 1 — never a panic.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Parser;
+use provision::cli::{Cli, DocCli, InventoryCli};
+use provision::connection::ConnOptions;
+use provision::diag::{did_you_mean, Diagnostic};
+use provision::inventory::Inventory;
+use provision::output::Human;
+use provision::run::{adhoc, Adhoc};
+use provision_modules::args::parse_kv;
+use serde_json::{Map, Value};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("inventory") => inventory_cmd(&args[1..]),
+        Some("doc") => doc_cmd(&args[1..]),
+        _ => main_cmd(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            if let Some(clap_err) = err.downcast_ref::<clap::Error>() {
+                // --help and --version are not errors.
+                let _ = clap_err.print();
+                return ExitCode::from(if clap_err.use_stderr() { 1 } else { 0 });
+            }
+            let mut text = format!("error: {}", err);
+            for cause in err.chain().skip(1) {
+                text.push_str(&format!("\n  caused by: {cause}"));
+            }
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) && console::colors_enabled_stderr() {
+                text = text.replacen("error:", &console::style("error:").red().bold().to_string(), 1);
+            }
+            eprintln!("{text}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Inventory sources: `-i`, else `ANSIBLE_INVENTORY` (comma-separated paths), else none.
+fn inventory_sources(given: &[String]) -> Vec<String> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    match std::env::var("ANSIBLE_INVENTORY") {
+        Ok(v) if !v.trim().is_empty() => {
+            if v.split(',').all(|p| Path::new(p.trim()).exists()) {
+                v.split(',').map(|p| p.trim().to_string()).collect()
+            } else {
+                vec![v]
+            }
+        }
+        _ => {
+            let etc = Path::new("/etc/ansible/hosts");
+            if etc.exists() {
+                vec![etc.display().to_string()]
+            } else {
+                vec![]
+            }
+        }
+    }
+}
+
+fn load_inventory(given: &[String]) -> Result<Inventory> {
+    Ok(Inventory::load(&inventory_sources(given))?)
+}
+
+/// `-e`: `k=v ...`, a JSON/YAML mapping, or `@file`; later ones win.
+fn extra_vars(items: &[String]) -> Result<Map<String, Value>> {
+    let mut vars = Map::new();
+    for item in items {
+        let value = if let Some(path) = item.strip_prefix('@') {
+            provision::yaml::load_file(Path::new(path))?
+        } else if item.trim_start().starts_with('{') || item.trim_start().starts_with('[') {
+            provision::yaml::load(item, Path::new("<extra vars>"))?
+        } else {
+            Value::Object(parse_kv(item, None).map_err(|e| anyhow!("invalid extra vars `{item}`: {e}"))?)
+        };
+        match value {
+            Value::Object(m) => {
+                if m.contains_key("_raw_params") {
+                    bail!("invalid extra vars `{item}`: expected `key=value`, a JSON/YAML mapping or `@file`");
+                }
+                vars.extend(m);
+            }
+            Value::Null => {}
+            _ => bail!("extra vars `{item}` must be a mapping of variable names to values"),
+        }
+    }
+    Ok(vars)
+}
+
+fn read_secret_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read password file `{}`", path.display()))?;
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+fn prompt_secret(what: &str, flag: &str, file_flag: &str) -> Result<String> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) && !Path::new("/dev/tty").exists() {
+        return Err(Diagnostic::new(format!("{flag} needs a terminal to ask the {what}"))
+            .with_help(format!("give it with {file_flag} FILE, or set it in the inventory"))
+            .into());
+    }
+    rpassword::prompt_password(format!("{} password: ", what.split_whitespace().next().unwrap_or(what).to_uppercase()))
+        .map_err(|e| {
+            Diagnostic::new(format!("cannot ask the {what}: {e}"))
+                .with_help(format!("give it with {file_flag} FILE, or set it in the inventory"))
+                .into()
+        })
+}
+
+fn conn_options(c: &provision::cli::Common) -> Result<ConnOptions> {
+    let password = match (&c.connection_password_file, c.ask_pass) {
+        (Some(f), _) => Some(read_secret_file(f)?),
+        (None, true) => Some(prompt_secret("SSH password", "-k", "--connection-password-file")?),
+        _ => None,
+    };
+    let become_password = match (&c.become_password_file, c.ask_become_pass) {
+        (Some(f), _) => Some(read_secret_file(f)?),
+        (None, true) => Some(prompt_secret("BECOME password", "-K", "--become_-password-file")?),
+        _ => std::env::var("PROVISION_BECOME_PASSWORD").ok(),
+    };
+    if let Some(m) = &c.become_method {
+        if provision::connection::BecomeMethod::parse(m).is_none() {
+            return Err(Diagnostic::new(format!("unsupported become method `{m}`")).with_help("provision supports `sudo` and `su`").into());
+        }
+    }
+    if let Some(conn) = &c.connection {
+        if !["ssh", "local", "smart", "paramiko"].contains(&conn.as_str()) {
+            return Err(Diagnostic::new(format!("unknown connection type `{conn}`")).with_help("use `ssh` or `local`").into());
+        }
+    }
+    Ok(ConnOptions {
+        user: c.user.clone(),
+        private_key: c.private_key.clone(),
+        connection: c.connection.clone(),
+        password,
+        become_: c.become_ || c.become_user.is_some() && c.become_,
+        become_method: c.become_method.clone(),
+        become_user: c.become_user.clone(),
+        become_password,
+        timeout: c.timeout,
+        command_timeout: c.task_timeout,
+        ssh_common_args: c.ssh_common_args.clone(),
+    })
+}
+
+fn is_playbook(t: &str) -> bool {
+    t.ends_with(".yml") || t.ends_with(".yaml") || Path::new(t).is_file()
+}
+
+fn main_cmd(argv: &[String]) -> Result<i32> {
+    let cli = Cli::try_parse_from(argv)?;
+    if cli.module.is_none() && cli.args.is_none() && cli.targets.iter().all(|t| is_playbook(t)) {
+        return playbook_cmd(&cli);
+    }
+    if cli.targets.len() > 1 {
+        bail!(Diagnostic::new(format!("ad-hoc runs take one host pattern, got {}: {}", cli.targets.len(), cli.targets.join(" ")))
+            .with_help("join patterns with `:` (`web:db`), or quote a pattern with spaces"));
+    }
+    let pattern = &cli.targets[0];
+    let module_name = cli.module.clone().unwrap_or_else(|| "command".into());
+    let Some(module) = provision_modules::find(&module_name) else {
+        let names: Vec<&str> = provision_modules::registry().iter().map(|m| m.doc().name).collect();
+        let mut d = Diagnostic::new(format!("unknown module `{module_name}`"));
+        d = match did_you_mean(&module_name, names.iter().copied()) {
+            Some(n) => d.with_help(format!("did you mean `{n}`?")),
+            None => d.with_help(format!("`provision doc --list` shows the modules: {}", names.join(", "))),
+        };
+        bail!(d);
+    };
+    let doc = module.doc();
+    let raw_args = cli.args.clone().unwrap_or_default();
+    let parsed = if raw_args.trim_start().starts_with('{') {
+        match provision::yaml::load(&raw_args, Path::new("<-a>"))? {
+            Value::Object(m) => m,
+            _ => bail!("module arguments in JSON must be a mapping"),
+        }
+    } else {
+        let keys: Option<Vec<&str>> = doc.free_form.then(|| {
+            if doc.name == "raw" {
+                vec!["executable"]
+            } else {
+                provision_modules::command::FREE_FORM_KEYS.to_vec()
+            }
+        });
+        parse_kv(&raw_args, keys.as_deref()).map_err(|e| Diagnostic::new(format!("invalid module arguments: {e}")))?
+    };
+    if doc.free_form && !parsed.contains_key("_raw_params") && !parsed.contains_key("cmd") && !parsed.contains_key("argv") {
+        bail!(Diagnostic::new(format!("no command given to module `{}`", doc.name)).with_help(format!("provision {pattern} -m {} -a \"uname -a\"", doc.name)));
+    }
+    if !doc.free_form && parsed.contains_key("_raw_params") {
+        bail!(Diagnostic::new(format!("module `{}` takes `key=value` arguments, got `{}`", doc.name, parsed["_raw_params"].as_str().unwrap_or("")))
+            .with_help(format!("`provision doc {}` lists its arguments", doc.name)));
+    }
+    let args = provision_modules::validate(doc.name, doc.args, &parsed, &["_raw_params"]).map_err(|e| {
+        let mut d = Diagnostic::new(e.message);
+        if let Some(h) = e.hint {
+            d = d.with_help(h);
+        }
+        d
+    })?;
+    let inventory = load_inventory(&cli.common.inventory)?;
+    let hosts = inventory.select_limited(pattern, cli.common.limit.as_deref())?;
+    if cli.list_hosts {
+        println!("  hosts ({}):", hosts.len());
+        for h in &hosts {
+            println!("    {h}");
+        }
+        return Ok(0);
+    }
+    let out = Human::new(cli.one_line);
+    if hosts.is_empty() {
+        out.emit(&provision::output::Event::Warning("No hosts matched, nothing to do"));
+        return Ok(0);
+    }
+    let extra = extra_vars(&cli.common.extra_vars)?;
+    let conn = conn_options(&cli.common)?;
+    let run = Adhoc {
+        hosts,
+        module_name: module_name.clone(),
+        module,
+        args,
+        forks: cli.common.forks,
+        check: cli.common.check,
+        diff: cli.common.diff,
+        extra_vars: &extra,
+        conn: &conn,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let stats = runtime.block_on(adhoc(&inventory, &run, &out))?;
+    Ok(stats.exit_code())
+}
+
+/// Playbooks: load and validate everything first, then run (or list).
+fn playbook_cmd(cli: &Cli) -> Result<i32> {
+    let inventory = load_inventory(&cli.common.inventory)?;
+    let mut loader = provision::playbook::Loader::new(&provision::run::CATALOG);
+    let mut books = Vec::new();
+    for file in &cli.targets {
+        let path = Path::new(file);
+        if !path.exists() {
+            bail!(Diagnostic::new(format!("the playbook `{file}` could not be found")).with_help("check the path, relative to the current directory"));
+        }
+        books.push(loader.load_playbook(path));
+    }
+    if !loader.errors.is_empty() {
+        let n = loader.errors.len();
+        let mut text = String::new();
+        for (i, d) in loader.errors.iter().enumerate() {
+            if i > 0 {
+                text.push_str("\n\nerror: ");
+            }
+            text.push_str(&d.to_string());
+        }
+        if n > 1 {
+            text.push_str(&format!("\n\n{n} errors; no host was touched"));
+        }
+        bail!(Diagnostic::new(text));
+    }
+    let split = |v: &[String]| -> Vec<String> { v.iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect() };
+    if cli.syntax_check {
+        for file in &cli.targets {
+            println!("\nplaybook: {file}");
+        }
+        return Ok(0);
+    }
+    if cli.list_hosts || cli.list_tasks || cli.list_tags {
+        for book in &books {
+            println!("\nplaybook: {}", book.path.display());
+            for (i, play) in book.plays.iter().enumerate() {
+                let hosts = if play.hosts.contains("{{") { vec![] } else { inventory.select_limited(&play.hosts, cli.common.limit.as_deref())? };
+                let play_tags = play.kw.get("tags").map(|t| provision::run::play::tags_of(t)).unwrap_or_default();
+                println!("\n  play #{} ({}): {}\tTAGS: [{}]", i + 1, play.hosts, play.name, play_tags.join(","));
+                if cli.list_hosts {
+                    println!("    pattern: ['{}']", play.hosts);
+                    println!("    hosts ({}):", hosts.len());
+                    for h in &hosts {
+                        println!("      {h}");
+                    }
+                }
+                let mut tasks = Vec::new();
+                for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+                    provision::playbook::walk_tasks(list, &mut tasks);
+                }
+                if cli.list_tasks {
+                    println!("    tasks:");
+                    for t in &tasks {
+                        let tags = t.kw.get("tags").map(|v| provision::run::play::tags_of(v)).unwrap_or_default();
+                        println!("      {}\tTAGS: [{}]", t.display_name(), tags.join(", "));
+                    }
+                }
+                if cli.list_tags {
+                    let mut all: Vec<String> = play_tags.clone();
+                    for t in &tasks {
+                        if let Some(v) = t.kw.get("tags") {
+                            all.extend(provision::run::play::tags_of(v));
+                        }
+                    }
+                    all.sort();
+                    all.dedup();
+                    println!("      TASK TAGS: [{}]", all.join(", "));
+                }
+            }
+        }
+        return Ok(0);
+    }
+    let extra = extra_vars(&cli.common.extra_vars)?;
+    let conn = conn_options(&cli.common)?;
+    let opts = provision::run::play::Options {
+        check: cli.common.check,
+        diff: cli.common.diff,
+        forks: cli.common.forks,
+        verbosity: cli.common.verbose,
+        tags: split(&cli.tags),
+        skip_tags: split(&cli.skip_tags),
+        start_at_task: cli.start_at_task.clone(),
+        step: cli.step,
+        force_handlers: cli.force_handlers,
+        limit: cli.common.limit.clone(),
+        extra_vars: extra,
+        conn,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let first_dir = books.first().and_then(|b| b.path.parent().map(Path::to_path_buf)).unwrap_or_default();
+    let mut engine = provision::run::play::Engine::new(inventory, &opts, &first_dir);
+    let mut code = 0;
+    for book in &books {
+        code = runtime.block_on(engine.run(book))?;
+        if code != 0 {
+            break;
+        }
+    }
+    Ok(code)
+}
+
+fn inventory_cmd(argv: &[String]) -> Result<i32> {
+    let cli = InventoryCli::try_parse_from(argv)?;
+    let inventory = load_inventory(&cli.inventory)?;
+    if let Some(host) = &cli.host {
+        let Some(v) = inventory.host_json(host) else {
+            let names = inventory.select("all").unwrap_or_default();
+            let mut d = Diagnostic::new(format!("unknown host `{host}`"));
+            if let Some(n) = did_you_mean(host, names.iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{n}`?"));
+            }
+            bail!(d);
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    if cli.graph {
+        print!("{}", inventory.graph(cli.group.as_deref(), cli.vars)?);
+        return Ok(0);
+    }
+    if cli.list {
+        if cli.yaml {
+            print!("{}", inventory.list_yaml());
+        } else {
+            println!("{}", serde_json::to_string_pretty(&inventory.list_json())?);
+        }
+        return Ok(0);
+    }
+    bail!(Diagnostic::new("nothing to show").with_help("use --list, --graph or --host HOST"))
+}
+
+fn doc_cmd(argv: &[String]) -> Result<i32> {
+    let cli = DocCli::try_parse_from(argv)?;
+    let modules = provision_modules::registry();
+    if cli.list || cli.module.is_none() {
+        for m in &modules {
+            println!("{:<12} {}", m.doc().name, m.doc().short);
+        }
+        return Ok(0);
+    }
+    let name = cli.module.unwrap_or_default();
+    let Some(m) = provision_modules::find(&name) else {
+        let mut d = Diagnostic::new(format!("unknown module `{name}`"));
+        if let Some(n) = did_you_mean(&name, modules.iter().map(|m| m.doc().name)) {
+            d = d.with_help(format!("did you mean `{n}`?"));
+        }
+        bail!(d);
+    };
+    print!("{}", provision::output::doc_text(m.doc()));
+    Ok(0)
+}

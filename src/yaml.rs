@@ -12,12 +12,12 @@ use std::path::Path;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::Tagged;
+use serde_saphyr::{Spanned, Tagged};
 
 use crate::diag::Diagnostic;
 
-/// One YAML node with the tag it was written with.
-struct Node(Tagged<Raw>);
+/// One YAML node with the tag it was written with and where it was written.
+struct Node(Spanned<Tagged<Raw>>);
 
 enum Raw {
     Null,
@@ -32,7 +32,7 @@ enum Raw {
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Tagged::<Raw>::deserialize(d).map(Node)
+        Spanned::<Tagged<Raw>>::deserialize(d).map(Node)
     }
 }
 
@@ -114,28 +114,103 @@ fn key_string(v: Value) -> String {
 
 impl Node {
     fn into_json(self) -> Value {
-        let Tagged(raw, tag) = self.0;
-        let value = match raw {
-            Raw::Null => Value::Null,
-            Raw::Bool(b) => Value::Bool(b),
-            Raw::Int(i) => Value::Number(i.into()),
-            Raw::UInt(u) => Value::Number(u.into()),
-            Raw::Float(f) => Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number),
-            Raw::Str(s) => Value::String(s),
-            Raw::Seq(items) => Value::Array(items.into_iter().map(Node::into_json).collect()),
-            Raw::Map(entries) => {
+        self.into_spanned().to_json()
+    }
+
+    fn into_spanned(self) -> SNode {
+        let loc = self.0.referenced;
+        let Tagged(raw, tag) = self.0.value;
+        let v = match raw {
+            Raw::Null => SVal::Scalar(Value::Null),
+            Raw::Bool(b) => SVal::Scalar(Value::Bool(b)),
+            Raw::Int(i) => SVal::Scalar(Value::Number(i.into())),
+            Raw::UInt(u) => SVal::Scalar(Value::Number(u.into())),
+            Raw::Float(f) => SVal::Scalar(Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)),
+            Raw::Str(s) => SVal::Scalar(Value::String(s)),
+            Raw::Seq(items) => SVal::Seq(items.into_iter().map(Node::into_spanned).collect()),
+            Raw::Map(entries) => SVal::Map(entries.into_iter().map(|(k, v)| (k.into_spanned(), v.into_spanned())).collect()),
+        };
+        let v = match tag.as_deref() {
+            Some("!vault") | Some("!vault-encrypted") => SVal::Scalar(wrap("__ansible_vault", SNode { line: 0, column: 0, v }.to_json())),
+            Some("!unsafe") => SVal::Scalar(wrap("__ansible_unsafe", SNode { line: 0, column: 0, v }.to_json())),
+            _ => v,
+        };
+        SNode { line: loc.line() as usize, column: loc.column() as usize, v }
+    }
+}
+
+/// A YAML node that remembers where it was written (1-based line and column), for
+/// errors that point at the offending key or value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SNode {
+    pub line: usize,
+    pub column: usize,
+    pub v: SVal,
+}
+
+/// The shape of an [`SNode`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SVal {
+    Scalar(Value),
+    Seq(Vec<SNode>),
+    Map(Vec<(SNode, SNode)>),
+}
+
+impl SNode {
+    /// The plain value, positions dropped.
+    pub fn to_json(&self) -> Value {
+        match &self.v {
+            SVal::Scalar(v) => v.clone(),
+            SVal::Seq(items) => Value::Array(items.iter().map(SNode::to_json).collect()),
+            SVal::Map(entries) => {
                 let mut m = Map::new();
                 for (k, v) in entries {
-                    m.insert(key_string(k.into_json()), v.into_json());
+                    m.insert(key_string(k.to_json()), v.to_json());
                 }
                 Value::Object(m)
             }
-        };
-        match tag.as_deref() {
-            Some("!vault") | Some("!vault-encrypted") => wrap("__ansible_vault", value),
-            Some("!unsafe") => wrap("__ansible_unsafe", value),
-            _ => value,
         }
+    }
+
+    /// The key text of a mapping key node.
+    pub fn key(&self) -> String {
+        key_string(self.to_json())
+    }
+
+    /// The entries of a mapping, or `None`.
+    pub fn as_map(&self) -> Option<&[(SNode, SNode)]> {
+        match &self.v {
+            SVal::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[SNode]> {
+        match &self.v {
+            SVal::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.v {
+            SVal::Scalar(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.v, SVal::Scalar(Value::Null))
+    }
+
+    /// Look a key up in a mapping.
+    pub fn get(&self, key: &str) -> Option<&SNode> {
+        self.as_map()?.iter().find(|(k, _)| k.key() == key).map(|(_, v)| v)
+    }
+
+    /// A node without a position (made by the engine, not read from a file).
+    pub fn synthetic(v: Value) -> SNode {
+        SNode { line: 0, column: 0, v: SVal::Scalar(v) }
     }
 }
 
@@ -178,6 +253,15 @@ pub fn load(text: &str, file: &Path) -> Result<Value, Diagnostic> {
     }
     let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
     Ok(node.into_json())
+}
+
+/// Parse one YAML document, keeping positions. An empty document is a `null` node.
+pub fn load_spanned(text: &str, file: &Path) -> Result<SNode, Diagnostic> {
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---") {
+        return Ok(SNode { line: 1, column: 1, v: SVal::Scalar(Value::Null) });
+    }
+    let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
+    Ok(node.into_spanned())
 }
 
 /// Read and parse a YAML file.
@@ -226,6 +310,19 @@ mod tests {
         assert_eq!(loc.file, Path::new("bad.yml"));
         assert!(loc.line >= 3, "{err}");
         assert!(err.to_string().starts_with("invalid YAML: "), "{err}");
+    }
+
+    #[test]
+    fn spanned_nodes_know_their_position() {
+        let n = load_spanned("- hosts: all\n  tasks:\n    - name: x\n      apt: name=nginx\n", Path::new("p.yml")).unwrap();
+        let play = &n.as_seq().unwrap()[0];
+        assert_eq!((play.line, play.column), (1, 3));
+        let task = &play.get("tasks").unwrap().as_seq().unwrap()[0];
+        let (k, v) = &task.as_map().unwrap()[1];
+        assert_eq!(k.key(), "apt");
+        assert_eq!((k.line, k.column), (4, 7));
+        assert_eq!((v.line, v.column), (4, 12));
+        assert_eq!(n.to_json()[0]["tasks"][0]["apt"], "name=nginx");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod args;
 pub mod command;
 pub mod ping;
 pub mod quote;
+pub mod setup;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -118,7 +119,7 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or

@@ -1,0 +1,244 @@
+//! The command line, with Ansible's flag spellings. Definitions only: `main` wires them.
+//!
+//! `provision` takes three shapes, told apart by their first word:
+//! - `provision inventory ...` and `provision doc ...`: subcommands;
+//! - `provision PATTERN -m MODULE [-a ARGS]` or `provision PATTERN -a CMD`: ad-hoc;
+//! - `provision PLAYBOOK...`: playbooks.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+/// Options shared by ad-hoc runs and playbooks: what `ansible` and `ansible-playbook` take.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// Inventory: a file, a directory, or a comma-separated host list (`a,b,`). Repeatable.
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+
+    /// Further limit the selected hosts to this pattern (or `@file` of host names).
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
+
+    /// Connect as this user (host variables like `ansible_user` win over it).
+    #[arg(short = 'u', long = "user", value_name = "REMOTE_USER")]
+    pub user: Option<String>,
+
+    /// Run operations with become (sudo by default).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+
+    /// The privilege escalation method: `sudo` or `su`.
+    #[arg(long = "become-method", value_name = "METHOD")]
+    pub become_method: Option<String>,
+
+    /// Become this user (default root).
+    #[arg(long = "become-user", value_name = "USER")]
+    pub become_user: Option<String>,
+
+    /// Ask for the become password (once) on the terminal.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+
+    /// Read the become password from this file (its first line).
+    #[arg(long = "become-password-file", value_name = "FILE")]
+    pub become_password_file: Option<PathBuf>,
+
+    /// Ask for the SSH password (once) on the terminal.
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+
+    /// Read the SSH password from this file (its first line).
+    #[arg(long = "connection-password-file", value_name = "FILE")]
+    pub connection_password_file: Option<PathBuf>,
+
+    /// Use this private key file to authenticate.
+    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks", value_name = "FORKS", default_value_t = 50)]
+    pub forks: usize,
+
+    /// Connection timeout in seconds (default 10).
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Give up on a remote command after this many seconds.
+    #[arg(long = "task-timeout", value_name = "SECONDS")]
+    pub task_timeout: Option<u64>,
+
+    /// Extra variables: `k=v k2=v2`, JSON/YAML, or `@file`. Repeatable; they win over all others.
+    #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// The connection type: `ssh` (default) or `local`.
+    #[arg(short = 'c', long = "connection", value_name = "CONNECTION")]
+    pub connection: Option<String>,
+
+    /// SSH options for every host, as for OpenSSH (`-o StrictHostKeyChecking=accept-new`).
+    #[arg(long = "ssh-common-args", value_name = "ARGS", allow_hyphen_values = true)]
+    pub ssh_common_args: Option<String>,
+
+    /// Don't change anything; predict what would change.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+
+    /// Show the differences in files and templates.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+
+    /// More output; repeat for more (-vvvv shows connection debugging).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `provision PATTERN -m MODULE -a ARGS` or `provision PLAYBOOK...`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "provision",
+    version,
+    about = "Agentless configuration management that speaks Ansible's language",
+    long_about = "Runs Ansible playbooks and ad-hoc modules over one SSH connection per host.\n\n\
+  provision PATTERN -m MODULE [-a ARGS]   run a module on the matching hosts\n\
+  provision PATTERN -a \"CMD\"              run a command on the matching hosts\n\
+  provision PLAYBOOK...                   run playbooks\n\
+  provision inventory --list|--graph      show the inventory\n\
+  provision doc [--list] [MODULE]         show a module's documentation",
+    after_help = "Exit status: 0 all ok, 1 bad input or flags, 2 a host failed, 4 a host was unreachable."
+)]
+pub struct Cli {
+    /// A host pattern (ad-hoc, with -m or -a), or playbook files.
+    #[arg(value_name = "PATTERN|PLAYBOOK", required = true)]
+    pub targets: Vec<String>,
+
+    /// The module to run ad-hoc (default `command` when -a is given).
+    #[arg(short = 'm', long = "module-name", value_name = "MODULE")]
+    pub module: Option<String>,
+
+    /// The module's arguments: `key=value ...`, JSON, or a command line for command/shell/raw.
+    #[arg(short = 'a', long = "args", value_name = "ARGS", allow_hyphen_values = true)]
+    pub args: Option<String>,
+
+    /// One line per host.
+    #[arg(short = 'o', long = "one-line")]
+    pub one_line: bool,
+
+    /// List the hosts that would run, and do nothing else.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+
+    /// Check playbooks for errors, and do nothing else.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+
+    /// List the tasks that would run, and do nothing else.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+
+    /// List the tags in the playbooks, and do nothing else.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+
+    /// Only run plays and tasks tagged with these (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags", value_name = "TAGS")]
+    pub tags: Vec<String>,
+
+    /// Skip plays and tasks tagged with these (comma-separated, repeatable).
+    #[arg(long = "skip-tags", value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
+
+    /// Start the playbook at the task with this name.
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    pub start_at_task: Option<String>,
+
+    /// Confirm each task before running it.
+    #[arg(long = "step")]
+    pub step: bool,
+
+    /// Run handlers even when a task failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `provision inventory`: what `ansible-inventory` shows.
+#[derive(Parser, Debug)]
+#[command(name = "provision inventory", about = "Show the inventory as provision reads it (ansible-inventory)")]
+pub struct InventoryCli {
+    /// Every group and host with their variables, as JSON (or YAML with --yaml).
+    #[arg(long = "list", conflicts_with_all = ["graph", "host"])]
+    pub list: bool,
+
+    /// The group tree, from `all` or from GROUP.
+    #[arg(long = "graph", conflicts_with = "host")]
+    pub graph: bool,
+
+    /// One host's variables.
+    #[arg(long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// YAML instead of JSON (with --list or --host).
+    #[arg(short = 'y', long = "yaml")]
+    pub yaml: bool,
+
+    /// With --graph: show variables too.
+    #[arg(long = "vars")]
+    pub vars: bool,
+
+    /// With --graph: the group to start from.
+    #[arg(value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Inventory: a file, a directory, or a comma-separated host list. Repeatable.
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    pub inventory: Vec<String>,
+
+    /// Limit the hosts shown to this pattern.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
+}
+
+/// `provision doc`: a module's own documentation.
+#[derive(Parser, Debug)]
+#[command(name = "provision doc", about = "Show a module's documentation (ansible-doc)")]
+pub struct DocCli {
+    /// List every module with its summary.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+
+    /// The module to document.
+    #[arg(value_name = "MODULE")]
+    pub module: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adhoc_flags_parse_like_ansible() {
+        let cli = Cli::try_parse_from(["provision", "all", "-m", "ping", "-i", "a.yml", "-i", "b,c,", "-f", "5", "-vvv", "-b", "-K"]).unwrap();
+        assert_eq!(cli.targets, ["all"]);
+        assert_eq!(cli.module.as_deref(), Some("ping"));
+        assert_eq!(cli.common.inventory, ["a.yml", "b,c,"]);
+        assert_eq!(cli.common.forks, 5);
+        assert_eq!(cli.common.verbose, 3);
+        assert!(cli.common.become_ && cli.common.ask_become_pass);
+    }
+
+    #[test]
+    fn forks_default_to_fifty() {
+        let cli = Cli::try_parse_from(["provision", "dev", "-a", "uname -a"]).unwrap();
+        assert_eq!(cli.common.forks, 50);
+        assert_eq!(cli.args.as_deref(), Some("uname -a"));
+    }
+
+    #[test]
+    fn args_may_start_with_a_dash() {
+        let cli = Cli::try_parse_from(["provision", "all", "-m", "shell", "-a", "-x"]).unwrap();
+        assert_eq!(cli.args.as_deref(), Some("-x"));
+    }
+}

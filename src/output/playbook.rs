@@ -1,0 +1,192 @@
+//! The playbook output of Ansible's `default` callback: banners, one line per host
+//! result, `...ignoring`, and the `PLAY RECAP`.
+
+use std::io::Write;
+
+use console::Style;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use super::pyjson;
+
+/// A host's counters in the recap, counted the way Ansible counts them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HostStats {
+    pub ok: usize,
+    pub changed: usize,
+    pub unreachable: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub rescued: usize,
+    pub ignored: usize,
+}
+
+/// What one host's task result was, for the line it prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+/// Prints playbook events as ansible-playbook does.
+pub struct Printer {
+    color: bool,
+    pub verbosity: u8,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(verbosity: u8) -> Self {
+        Printer { color: console::colors_enabled() && console::Term::stdout().is_term(), verbosity, quiet: false }
+    }
+
+    fn paint(&self, style: Style, text: String) -> String {
+        if self.color {
+            style.force_styling(true).apply_to(text).to_string()
+        } else {
+            text
+        }
+    }
+
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// `\nTASK [name] ****...` padded with stars to 80 columns.
+    pub fn banner(&self, text: &str) {
+        let stars = 79usize.saturating_sub(text.chars().count()).max(3);
+        self.line(&format!("\n{text} {}", "*".repeat(stars)));
+    }
+
+    pub fn play(&self, name: &str) {
+        self.banner(&format!("PLAY [{name}]"));
+    }
+
+    pub fn task(&self, name: &str) {
+        self.banner(&format!("TASK [{name}]"));
+    }
+
+    pub fn handler(&self, name: &str) {
+        self.banner(&format!("RUNNING HANDLER [{name}]"));
+    }
+
+    pub fn warning(&self, text: &str) {
+        let line = self.paint(Style::new().magenta(), format!("[WARNING]: {text}"));
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+
+    pub fn text(&self, text: &str) {
+        self.line(text);
+    }
+
+    fn host_label(host: &str, delegated: Option<&str>) -> String {
+        match delegated {
+            Some(d) if d != host => format!("{host} -> {d}"),
+            _ => host.to_string(),
+        }
+    }
+
+    /// The line for one host's result (or one loop item's, with `item`).
+    pub fn result(&self, host: &str, delegated: Option<&str>, status: Status, result: &Map<String, Value>, item: Option<&str>, action: &str) {
+        let label = Self::host_label(host, delegated);
+        let is_debug = action == "debug";
+        let shown = clean(result, action);
+        let verbose = self.verbosity > 0 || is_debug || result.get("_ansible_verbose_always").and_then(Value::as_bool).unwrap_or(false);
+        let indent = if is_debug || self.verbosity > 2 { Some(4) } else { None };
+        let (word, style) = match status {
+            Status::Ok => ("ok", Style::new().green()),
+            Status::Changed => ("changed", Style::new().yellow()),
+            Status::Skipped => ("skipping", Style::new().cyan()),
+            Status::Failed => ("failed", Style::new().red()),
+            Status::Unreachable => ("fatal", Style::new().red()),
+        };
+        let text = match (status, item) {
+            (Status::Failed, None) => format!("fatal: [{label}]: FAILED! => {}", pyjson(&shown, indent)),
+            (Status::Unreachable, _) => format!("fatal: [{label}]: UNREACHABLE! => {}", pyjson(&shown, indent)),
+            (Status::Failed, Some(it)) => format!("failed: [{label}] (item={it}) => {}", pyjson(&shown, indent)),
+            (_, Some(it)) if verbose => format!("{word}: [{label}] => (item={it}) => {}", pyjson(&shown, indent)),
+            (_, Some(it)) => format!("{word}: [{label}] => (item={it})"),
+            (_, None) if verbose && !(status == Status::Skipped && self.verbosity == 0) => format!("{word}: [{label}] => {}", pyjson(&shown, indent)),
+            (_, None) => format!("{word}: [{label}]"),
+        };
+        self.line(&self.paint(style, text));
+    }
+
+    pub fn ignoring(&self) {
+        self.line(&self.paint(Style::new().cyan(), "...ignoring".into()));
+    }
+
+    /// `PLAY RECAP` with one line per host.
+    pub fn recap(&self, stats: &IndexMap<String, HostStats>) {
+        self.banner("PLAY RECAP");
+        for (host, s) in stats {
+            let host_style = if s.failed > 0 || s.unreachable > 0 {
+                Style::new().red()
+            } else if s.changed > 0 {
+                Style::new().yellow()
+            } else {
+                Style::new().green()
+            };
+            let host_text = if self.color { self.paint(host_style, format!("{host:<26}")) } else { format!("{host:<26}") };
+            let field = |name: &str, n: usize, style: Style| {
+                let t = format!("{name}={n:<4}");
+                if n > 0 {
+                    self.paint(style, t)
+                } else {
+                    t
+                }
+            };
+            self.line(&format!(
+                "{host_text} : {} {} {} {} {} {} {}",
+                field("ok", s.ok, Style::new().green()),
+                field("changed", s.changed, Style::new().yellow()),
+                field("unreachable", s.unreachable, Style::new().red()),
+                field("failed", s.failed, Style::new().red()),
+                field("skipped", s.skipped, Style::new().cyan()),
+                field("rescued", s.rescued, Style::new().green()),
+                field("ignored", s.ignored, Style::new().magenta()),
+            ));
+        }
+        self.line("");
+    }
+}
+
+/// What the callback shows of a result: internal keys dropped; for `debug` with `msg`,
+/// only `msg`.
+fn clean(result: &Map<String, Value>, action: &str) -> Map<String, Value> {
+    if let Some(Value::Object(censored)) = result.get("_provision_censored") {
+        return censored.clone();
+    }
+    let mut m: Map<String, Value> = result.iter().filter(|(k, _)| !k.starts_with("_ansible") && *k != "invocation").map(|(k, v)| (k.clone(), v.clone())).collect();
+    if action == "debug" {
+        if m.contains_key("msg") && !m.contains_key("failed") {
+            m.retain(|k, _| k == "msg" || k == "item" || k == "ansible_loop_var" || k == "ansible_index_var");
+        } else {
+            for k in ["changed", "failed", "skipped", "invocation", "skip_reason"] {
+                if !(k == "failed" && m.get("failed") == Some(&Value::Bool(true))) {
+                    m.remove(k);
+                }
+            }
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banners_are_eighty_columns() {
+        let text = format!("TASK [x] {}", "*".repeat(71));
+        assert_eq!(text.len(), 80);
+    }
+}

@@ -1,0 +1,174 @@
+//! The runner: which hosts, in what order, with which connection, and what they said.
+//!
+//! [`adhoc`] runs one module on many hosts: every host's target is resolved first (so a
+//! bad variable stops the run before any host is touched), then hosts run concurrently
+//! on tokio tasks, at most `forks` at a time, each over its own [`Session`]. A host that
+//! cannot be reached is reported at once and never holds up the others. Results are
+//! handed to the output sink as they arrive.
+
+pub mod actions;
+pub mod loops;
+pub mod play;
+
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use minijinja::Environment;
+use provision_modules::{Args, Context, Module, ModuleResult, RemoteError};
+use serde_json::{Map, Value};
+
+use crate::connection::{ssh_config::SshConfig, ConnOptions, Session, Target};
+use crate::diag::Diagnostic;
+use crate::inventory::Inventory;
+use crate::output::{Event, Human, Outcome};
+
+/// One ad-hoc run: a module and its arguments, for a list of hosts.
+pub struct Adhoc<'a> {
+    pub hosts: Vec<String>,
+    pub module_name: String,
+    pub module: &'static dyn Module,
+    pub args: Args,
+    pub forks: usize,
+    pub check: bool,
+    pub diff: bool,
+    pub extra_vars: &'a Map<String, Value>,
+    pub conn: &'a ConnOptions,
+}
+
+/// What happened, host by host.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+}
+
+impl Stats {
+    /// Ansible's exit status: 4 if a host was unreachable, else 2 if one failed, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.unreachable > 0 {
+            4
+        } else if self.failed > 0 {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// Render `{{ }}` in the string values of `args` with the host's variables.
+fn render_args(env: &Environment<'_>, args: &Args, vars: &Map<String, Value>) -> Result<Args, String> {
+    fn walk(env: &Environment<'_>, v: &Value, ctx: &minijinja::Value) -> Result<Value, String> {
+        Ok(match v {
+            Value::String(s) if s.contains("{{") || s.contains("{%") => {
+                Value::String(env.render_str(s, ctx).map_err(|e| format!("template error in `{s}`: {e}"))?)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|x| walk(env, x, ctx)).collect::<Result<_, _>>()?),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, x)| Ok((k.clone(), walk(env, x, ctx)?))).collect::<Result<_, String>>()?),
+            other => other.clone(),
+        })
+    }
+    let ctx = minijinja::Value::from(minijinja::value::Serde(vars));
+    args.iter().map(|(k, v)| Ok((k.clone(), walk(env, v, &ctx)?))).collect()
+}
+
+/// The variables a host runs with: inventory, then extra vars on top.
+pub fn host_vars(inv: &Inventory, host: &str, extra: &Map<String, Value>) -> Map<String, Value> {
+    let mut vars = inv.host_vars(host).unwrap_or_default();
+    vars.insert("groups".into(), Value::Object(inv.groups_map()));
+    for (k, v) in extra {
+        vars.insert(k.clone(), v.clone());
+    }
+    vars
+}
+
+/// Run one module ad-hoc on every host; results go to `out` as they come.
+pub async fn adhoc(inv: &Inventory, run: &Adhoc<'_>, out: &Human) -> Result<Stats, Diagnostic> {
+    let ssh = SshConfig::load_default();
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Resolve everything first: a mistake in any host's variables stops the run here.
+    let mut jobs = Vec::with_capacity(run.hosts.len());
+    for host in &run.hosts {
+        let vars = host_vars(inv, host, run.extra_vars);
+        let target = Target::resolve(host, &vars, run.conn, &ssh)?;
+        let args = render_args(&env, &run.args, &vars).map_err(|e| Diagnostic::new(format!("host `{host}`: {e}")))?;
+        jobs.push((target, args));
+    }
+    let mut stats = Stats::default();
+    let mut results = stream::iter(jobs)
+        .map(|(target, args)| async move {
+            let name = target.name.clone();
+            let session = Session::new(target);
+            let outcome = match session.connect().await {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let ctx = Context { remote: &session, check_mode: run.check, diff: run.diff };
+                    run.module.run(&args, &ctx).await
+                }
+            };
+            session.close().await;
+            (name, outcome)
+        })
+        .buffer_unordered(run.forks.max(1));
+    while let Some((host, outcome)) = results.next().await {
+        let result: Result<ModuleResult, String> = match outcome {
+            Ok(r) => Ok(r),
+            Err(RemoteError::Unreachable(msg)) => Err(msg),
+            Err(RemoteError::Timeout(d)) => Ok(ModuleResult::failed(format!("The command timed out after {}", fmt_duration(d)))),
+            Err(RemoteError::Become(msg)) | Err(RemoteError::Other(msg)) => Ok(ModuleResult::failed(msg)),
+        };
+        match &result {
+            Err(msg) => {
+                stats.unreachable += 1;
+                out.emit(&Event::HostResult { host: &host, module: &run.module_name, outcome: Outcome::Unreachable(msg) });
+            }
+            Ok(r) => {
+                if r.is_failed() {
+                    stats.failed += 1;
+                } else if r.changed() {
+                    stats.changed += 1;
+                } else {
+                    stats.ok += 1;
+                }
+                out.emit(&Event::HostResult { host: &host, module: &run.module_name, outcome: Outcome::Done(&r.0) });
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn fmt_duration(d: Duration) -> String {
+    format!("{} seconds", d.as_secs_f64())
+}
+
+/// The modules the playbook loader validates against: the `provision-modules` registry.
+pub struct Catalog;
+
+/// The one catalog.
+pub static CATALOG: Catalog = Catalog;
+
+impl crate::playbook::ModuleCatalog for Catalog {
+    fn exists(&self, name: &str) -> bool {
+        provision_modules::find(name).is_some()
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        provision_modules::registry().iter().map(|m| m.doc().name).collect()
+    }
+
+    fn free_form_keys(&self, name: &str) -> Option<Vec<&'static str>> {
+        let m = provision_modules::find(name)?;
+        if !m.doc().free_form {
+            return None;
+        }
+        Some(if m.doc().name == "raw" { vec!["executable"] } else { provision_modules::command::FREE_FORM_KEYS.to_vec() })
+    }
+
+    fn check_args(&self, name: &str, args: &Map<String, Value>) -> Result<(), (Option<String>, String, Option<String>)> {
+        let Some(m) = provision_modules::find(name) else { return Ok(()) };
+        let doc = m.doc();
+        provision_modules::validate(doc.name, doc.args, args, &["_raw_params"]).map(|_| ()).map_err(|e| (e.argument, e.message, e.hint))
+    }
+}

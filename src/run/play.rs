@@ -1,0 +1,1425 @@
+//! The playbook runner: plays, blocks, tasks, loops, handlers, in Ansible's order.
+//!
+//! The `linear` strategy: every task runs on all active hosts of the batch at once (at
+//! most `forks` at a time), and the next task starts when all have answered. A host
+//! that fails leaves the play (unless a `rescue` takes it back); an unreachable host
+//! leaves the run. Results print as they arrive. State lives in [`Engine`]: each host's
+//! facts, `set_fact`/`register` values, notified handlers and recap counters.
+//!
+//! Per host and task, [`Engine::host_job`] does the Ansible task loop: `when`, `loop`,
+//! argument templating (`omit` dropped), `until`/`retries`, `changed_when`,
+//! `failed_when`, `no_log`. Engine actions (`debug`, `set_fact`, `assert`, `fail`,
+//! `include_vars`, `add_host`, `group_by`, `pause`, `meta`, includes) run here; modules
+//! run on the host through its one SSH session.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use indexmap::IndexMap;
+use provision_modules::{args::to_bool, Context, ModuleResult, RemoteError};
+use serde_json::{Map, Value};
+
+use super::loops::with_items;
+use crate::connection::{ssh_config::SshConfig, ConnOptions, Session, Target, TaskRemote};
+use crate::diag::Diagnostic;
+use crate::inventory::Inventory;
+use crate::output::playbook::{HostStats, Printer, Status};
+use crate::playbook::{Block, Item, LoopSpec, Play, Playbook, Role, Task};
+use crate::template::{Templar, OMIT};
+
+/// How the run was asked for (the command line, resolved).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub verbosity: u8,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub start_at_task: Option<String>,
+    pub step: bool,
+    pub force_handlers: bool,
+    pub limit: Option<String>,
+    pub extra_vars: Map<String, Value>,
+    pub conn: ConnOptions,
+}
+
+/// What the engine knows about one host during the run.
+#[derive(Debug, Default, Clone)]
+struct HostState {
+    facts: Map<String, Value>,
+    /// `set_fact` and `register` results.
+    set_facts: Map<String, Value>,
+    include_vars: Map<String, Value>,
+    stats: HostStats,
+    failed: bool,
+    unreachable: bool,
+    /// `meta: end_host` / `end_play` for this play.
+    ended: bool,
+    notified: Vec<String>,
+}
+
+/// Keywords and variables a task inherits from its play, blocks and role.
+#[derive(Clone, Default)]
+struct Scope {
+    kw: Map<String, Value>,
+    when: Vec<Value>,
+    tags: Vec<String>,
+    /// Block and include vars, outermost first.
+    vars: Vec<Map<String, Value>>,
+    role: Option<Arc<Role>>,
+}
+
+impl Scope {
+    fn child(&self, kw: &Map<String, Value>, role: Option<&Arc<Role>>) -> Scope {
+        let mut s = self.clone();
+        for (k, v) in kw {
+            match k.as_str() {
+                "when" => s.when.extend(as_list(v)),
+                "tags" => s.tags.extend(tag_list(v)),
+                "vars" => {
+                    if let Value::Object(m) = v {
+                        s.vars.push(m.clone());
+                    }
+                }
+                _ => {
+                    s.kw.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(r) = role {
+            s.role = Some(r.clone());
+        }
+        s
+    }
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        Value::Null => vec![],
+        other => vec![other.clone()],
+    }
+}
+
+/// Tags as written: `a,b`, a list, or one value.
+pub fn tags_of(v: &Value) -> Vec<String> {
+    tag_list(v)
+}
+
+fn tag_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        Value::Array(a) => a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect(),
+        Value::Null => vec![],
+        other => vec![other.to_string()],
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A side effect of a task on the engine's state, applied after the task.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    SetFacts(Map<String, Value>),
+    IncludeVars(Map<String, Value>),
+    Facts(Map<String, Value>),
+    AddHost { name: String, groups: Vec<String>, vars: Map<String, Value> },
+    GroupBy { key: String, parents: Vec<String> },
+    Include { file: PathBuf, vars: Map<String, Value> },
+    IncludeRole { name: String, args: Map<String, Value>, vars: Map<String, Value> },
+    Meta(String),
+}
+
+/// What one host's run of a task gave.
+struct HostOutcome {
+    host: String,
+    status: Status,
+    result: Map<String, Value>,
+    /// Per loop item: status, label, result (printed in order).
+    items: Vec<(Status, String, Map<String, Value>)>,
+    ignored: bool,
+    delegated: Option<String>,
+    effects: Vec<Effect>,
+}
+
+/// Everything a host job reads; shared by the jobs of one task.
+struct JobEnv<'a> {
+    templar: &'a Templar,
+    task: &'a Task,
+    scope: &'a Scope,
+    opts: &'a Options,
+    search: Vec<PathBuf>,
+}
+
+/// Runs playbooks.
+pub struct Engine<'a> {
+    inv: Inventory,
+    opts: &'a Options,
+    templar: Templar,
+    pub printer: Printer,
+    hosts: IndexMap<String, HostState>,
+    sessions: tokio::sync::Mutex<HashMap<String, Arc<Session>>>,
+    ssh: SshConfig,
+    /// Hosts of the current play and batch.
+    play_hosts: Vec<String>,
+    batch: Vec<String>,
+    play_vars: Map<String, Value>,
+    play_kw: Map<String, Value>,
+    play_dir: PathBuf,
+    handlers: Vec<Task>,
+    started: bool,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(inv: Inventory, opts: &'a Options, playbook_dir: &Path) -> Self {
+        Engine {
+            inv,
+            opts,
+            templar: Templar::new(playbook_dir),
+            printer: Printer::new(opts.verbosity),
+            hosts: IndexMap::new(),
+            sessions: Default::default(),
+            ssh: SshConfig::load_default(),
+            play_hosts: vec![],
+            batch: vec![],
+            play_vars: Map::new(),
+            play_kw: Map::new(),
+            play_dir: playbook_dir.to_path_buf(),
+            handlers: vec![],
+            started: opts.start_at_task.is_none(),
+        }
+    }
+
+    /// Run every play; returns Ansible's exit status.
+    pub async fn run(&mut self, book: &Playbook) -> Result<i32, Diagnostic> {
+        for play in &book.plays {
+            self.run_play(play).await?;
+        }
+        let stats: IndexMap<String, HostStats> = self.hosts.iter().map(|(h, s)| (h.clone(), s.stats.clone())).collect();
+        self.printer.recap(&stats);
+        for s in self.sessions.lock().await.values() {
+            s.close().await;
+        }
+        let unreachable = self.hosts.values().any(|s| s.stats.unreachable > 0);
+        let failed = self.hosts.values().any(|s| s.stats.failed > 0);
+        Ok(if unreachable {
+            4
+        } else if failed {
+            2
+        } else {
+            0
+        })
+    }
+
+    fn base_vars(&self) -> Map<String, Value> {
+        let mut v = Map::new();
+        v.insert("playbook_dir".into(), Value::String(self.play_dir.canonicalize().unwrap_or_else(|_| self.play_dir.clone()).display().to_string()));
+        v.insert("ansible_check_mode".into(), Value::Bool(self.opts.check));
+        v.insert("ansible_diff_mode".into(), Value::Bool(self.opts.diff));
+        v.insert("ansible_verbosity".into(), Value::from(self.opts.verbosity));
+        v.insert("ansible_forks".into(), Value::from(self.opts.forks));
+        v.insert("omit".into(), Value::String(OMIT.into()));
+        v.insert(
+            "ansible_version".into(),
+            serde_json::json!({"full": "2.17.0", "major": 2, "minor": 17, "revision": 0, "string": "2.17.0 (provision)"}),
+        );
+        v.insert("provision_version".into(), Value::String(env!("CARGO_PKG_VERSION").into()));
+        v.insert("ansible_run_tags".into(), Value::from(if self.opts.tags.is_empty() { vec!["all".to_string()] } else { self.opts.tags.clone() }));
+        v.insert("ansible_skip_tags".into(), Value::from(self.opts.skip_tags.clone()));
+        v
+    }
+
+    async fn run_play(&mut self, play: &Play) -> Result<(), Diagnostic> {
+        self.play_dir = play.dir.clone();
+        self.play_kw = play.kw.clone();
+        // Play-level vars: play vars, vars_prompt, vars_files (later win).
+        let mut play_vars = match play.kw.get("vars") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        let mut pre_ctx = self.base_vars();
+        pre_ctx.extend(play_vars.clone());
+        pre_ctx.extend(self.opts.extra_vars.clone());
+        for p in &play.vars_prompt {
+            if self.opts.extra_vars.contains_key(&p.name) {
+                continue;
+            }
+            let value = match &p.default {
+                Some(d) if !console::Term::stdout().is_term() => d.clone(),
+                default => {
+                    if !console::Term::stdout().is_term() {
+                        return Err(Diagnostic::new(format!("vars_prompt `{}` needs an answer and there is no terminal", p.name))
+                            .with_help(format!("pass it with -e {}=VALUE, or give it a default", p.name)));
+                    }
+                    let prompt = format!("{}{}: ", p.prompt, default.as_ref().map(|d| format!(" [{}]", text(d))).unwrap_or_default());
+                    let answer = if p.private { rpassword::prompt_password(prompt).unwrap_or_default() } else { prompt_line(&prompt) };
+                    if answer.is_empty() {
+                        default.clone().unwrap_or(Value::String(String::new()))
+                    } else {
+                        Value::String(answer)
+                    }
+                }
+            };
+            play_vars.insert(p.name.clone(), value);
+        }
+        for f in &play.vars_files {
+            let candidates: Vec<Value> = as_list(f);
+            let mut loaded = false;
+            for c in &candidates {
+                let mut ctx = pre_ctx.clone();
+                ctx.extend(play_vars.clone());
+                let name = self.templar.render_str(&text(c), &ctx, &[]).map(|v| text(&v)).unwrap_or_else(|_| text(c));
+                let path = if Path::new(&name).is_absolute() { PathBuf::from(&name) } else { play.dir.join(&name) };
+                if path.is_file() {
+                    match crate::yaml::load_file(&path)? {
+                        Value::Object(m) => play_vars.extend(m),
+                        Value::Null => {}
+                        _ => return Err(Diagnostic::new(format!("vars file `{}` must be a mapping", path.display()))),
+                    }
+                    loaded = true;
+                    break;
+                }
+            }
+            if !loaded {
+                return Err(Diagnostic::new(format!("vars file {} not found", candidates.iter().map(text).collect::<Vec<_>>().join(" or ")))
+                    .at(&play.loc.file, play.loc.line, play.loc.column, None)
+                    .with_help(format!("paths are relative to {}", play.dir.display())));
+            }
+        }
+        self.play_vars = play_vars;
+        let mut pctx = self.base_vars();
+        pctx.extend(self.play_vars.clone());
+        pctx.extend(self.opts.extra_vars.clone());
+        let pattern = self.templar.render_str(&play.hosts, &pctx, &[]).map(|v| text(&v)).map_err(|e| Diagnostic::new(e.to_string()))?;
+        let name = self.templar.render_str(&play.name, &pctx, &[]).map(|v| text(&v)).unwrap_or_else(|_| play.name.clone());
+        let mut hosts = self.inv.select_limited(&pattern, self.opts.limit.as_deref())?;
+        // Failed and unreachable hosts of earlier plays stay out.
+        hosts.retain(|h| self.hosts.get(h).is_none_or(|s| !s.failed && !s.unreachable));
+        match play.kw.get("order").and_then(Value::as_str) {
+            Some("reverse_inventory") => hosts.reverse(),
+            Some("sorted") => hosts.sort(),
+            Some("reverse_sorted") => {
+                hosts.sort();
+                hosts.reverse()
+            }
+            Some("shuffle") => {
+                let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as usize).unwrap_or(7);
+                let n = hosts.len();
+                for i in (1..n).rev() {
+                    hosts.swap(i, (seed.wrapping_mul(i + 31)) % (i + 1));
+                }
+            }
+            _ => {}
+        }
+        self.printer.play(&name);
+        if hosts.is_empty() {
+            self.printer.text("skipping: no hosts matched");
+            return Ok(());
+        }
+        for h in &hosts {
+            let st = self.hosts.entry(h.clone()).or_default();
+            st.ended = false;
+            st.notified.clear();
+        }
+        self.handlers = play.handlers.clone();
+        self.play_hosts = hosts.clone();
+        let scope = Scope::default().child(
+            &play.kw.iter().filter(|(k, _)| *k != "vars" && *k != "hosts" && *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect(),
+            None,
+        );
+        for batch in self.batches(play, &hosts, &pctx)? {
+            self.batch = batch.clone();
+            let gather = play.kw.get("gather_facts").and_then(to_bool).unwrap_or(true);
+            if gather {
+                let mut args = Map::new();
+                if let Some(s) = play.kw.get("gather_subset") {
+                    args.insert("gather_subset".into(), s.clone());
+                }
+                let task = Task {
+                    name: Some("Gathering Facts".into()),
+                    action: "setup".into(),
+                    action_written: "setup".into(),
+                    args,
+                    kw: Map::new(),
+                    looping: None,
+                    loc: play.loc.clone(),
+                    role: None,
+                    listen: vec![],
+                };
+                let mut gscope = scope.clone();
+                gscope.tags = vec!["always".into()];
+                self.run_task(&task, &batch, &gscope).await?;
+            }
+            self.run_items(&play.pre_tasks, &batch, &scope).await?;
+            self.flush_handlers(&batch, &scope).await?;
+            self.run_items(&play.roles, &batch, &scope).await?;
+            self.run_items(&play.tasks, &batch, &scope).await?;
+            self.flush_handlers(&batch, &scope).await?;
+            self.run_items(&play.post_tasks, &batch, &scope).await?;
+            self.flush_handlers(&batch, &scope).await?;
+            if self.play_ended(&batch) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn play_ended(&self, batch: &[String]) -> bool {
+        batch.iter().all(|h| self.hosts.get(h).is_some_and(|s| s.ended && s.notified.first().map(String::as_str) == Some("\u{0}end_play")))
+    }
+
+    /// `serial`: 2, "30%", or a list of those.
+    fn batches(&self, play: &Play, hosts: &[String], ctx: &Map<String, Value>) -> Result<Vec<Vec<String>>, Diagnostic> {
+        let Some(serial) = play.kw.get("serial") else { return Ok(vec![hosts.to_vec()]) };
+        let serial = self.templar.render_value(serial, ctx, &[]).map_err(|e| Diagnostic::new(e.to_string()))?;
+        let sizes: Vec<Value> = as_list(&serial);
+        let n = hosts.len();
+        let size_of = |v: &Value| -> Result<usize, Diagnostic> {
+            let t = text(v);
+            let s = if let Some(p) = t.strip_suffix('%') {
+                let pct: f64 = p.trim().parse().map_err(|_| Diagnostic::new(format!("invalid serial `{t}`")))?;
+                ((n as f64) * pct / 100.0).floor() as usize
+            } else {
+                t.trim().parse::<usize>().map_err(|_| Diagnostic::new(format!("invalid serial `{t}`")))?
+            };
+            Ok(if s == 0 { n.max(1) } else { s.max(1) })
+        };
+        let mut out = Vec::new();
+        let mut i = 0;
+        let mut k = 0;
+        while i < n {
+            let s = size_of(sizes.get(k).or(sizes.last()).unwrap_or(&Value::from(n)))?;
+            out.push(hosts[i..(i + s).min(n)].to_vec());
+            i += s;
+            k += 1;
+        }
+        Ok(out)
+    }
+
+    fn active(&self, hosts: &[String]) -> Vec<String> {
+        hosts.iter().filter(|h| self.hosts.get(*h).is_none_or(|s| !s.failed && !s.unreachable && !s.ended)).cloned().collect()
+    }
+
+    fn run_items<'s>(&'s mut self, items: &'s [Item], hosts: &'s [String], scope: &'s Scope) -> futures::future::BoxFuture<'s, Result<(), Diagnostic>> {
+        Box::pin(async move {
+            for item in items {
+                let active = self.active(hosts);
+                if active.is_empty() {
+                    break;
+                }
+                match item {
+                    Item::Task(t) => self.run_task(t, &active, scope).await?,
+                    Item::Block(b) => self.run_block(b, &active, scope).await?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn run_block(&mut self, b: &Block, hosts: &[String], scope: &Scope) -> Result<(), Diagnostic> {
+        let inner = scope.child(&b.kw, b.role.as_ref());
+        self.run_items(&b.block, hosts, &inner).await?;
+        let failed: Vec<String> = hosts.iter().filter(|h| self.hosts.get(*h).is_some_and(|s| s.failed && !s.unreachable)).cloned().collect();
+        if !b.rescue.is_empty() && !failed.is_empty() {
+            for h in &failed {
+                let st = self.hosts.entry(h.clone()).or_default();
+                st.failed = false;
+                st.stats.failed = st.stats.failed.saturating_sub(1);
+                st.stats.rescued += 1;
+            }
+            self.run_items(&b.rescue, &failed, &inner).await?;
+        }
+        if !b.always.is_empty() {
+            let still_failed: Vec<String> = hosts.iter().filter(|h| self.hosts.get(*h).is_some_and(|s| s.failed && !s.unreachable)).cloned().collect();
+            for h in &still_failed {
+                self.hosts.entry(h.clone()).or_default().failed = false;
+            }
+            self.run_items(&b.always, hosts, &inner).await?;
+            for h in &still_failed {
+                self.hosts.entry(h.clone()).or_default().failed = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Should this task run under `--tags`/`--skip-tags`?
+    fn tags_allow(&self, tags: &[String]) -> bool {
+        let tags: HashSet<&str> = tags.iter().map(String::as_str).collect();
+        let skip: HashSet<&str> = self.opts.skip_tags.iter().map(String::as_str).collect();
+        if tags.iter().any(|t| skip.contains(t)) || (skip.contains("tagged") && !tags.is_empty()) || (skip.contains("untagged") && tags.is_empty()) {
+            return false;
+        }
+        let wanted: Vec<&str> = if self.opts.tags.is_empty() { vec!["all"] } else { self.opts.tags.iter().map(String::as_str).collect() };
+        if tags.contains("always") && !skip.contains("always") {
+            return true;
+        }
+        if tags.contains("never") && !wanted.iter().any(|w| tags.contains(w) && *w != "never") {
+            return false;
+        }
+        wanted.iter().any(|w| match *w {
+            "all" => !tags.contains("never"),
+            "tagged" => !tags.is_empty(),
+            "untagged" => tags.is_empty(),
+            w => tags.contains(w),
+        })
+    }
+
+    /// The variables of `host` for a task in `scope`, in Ansible's precedence.
+    fn vars_for(&self, host: &str, scope: &Scope, task_vars: Option<&Map<String, Value>>, with_hostvars: bool) -> Map<String, Value> {
+        let mut v = Map::new();
+        let st = self.hosts.get(host);
+        if let Some(r) = &scope.role {
+            v.extend(r.defaults.clone());
+        }
+        let inv_vars = self.inv.host_vars(host).unwrap_or_else(|| {
+            let mut m = Map::new();
+            m.insert("inventory_hostname".into(), Value::String(host.to_string()));
+            m.insert("inventory_hostname_short".into(), Value::String(host.split('.').next().unwrap_or(host).to_string()));
+            m
+        });
+        v.extend(inv_vars);
+        if let Some(st) = st {
+            for (k, val) in &st.facts {
+                v.insert(format!("ansible_{k}"), val.clone());
+            }
+            v.insert("ansible_facts".into(), Value::Object(st.facts.clone()));
+        } else {
+            v.insert("ansible_facts".into(), Value::Object(Map::new()));
+        }
+        v.extend(self.play_vars.clone());
+        if let Some(r) = &scope.role {
+            v.extend(r.vars.clone());
+            v.insert("role_path".into(), Value::String(r.path.canonicalize().unwrap_or_else(|_| r.path.clone()).display().to_string()));
+            v.insert("role_name".into(), Value::String(r.name.clone()));
+        }
+        for layer in &scope.vars {
+            v.extend(layer.clone());
+        }
+        if let Some(tv) = task_vars {
+            v.extend(tv.clone());
+        }
+        if let Some(st) = st {
+            v.extend(st.include_vars.clone());
+            v.extend(st.set_facts.clone());
+        }
+        if let Some(r) = &scope.role {
+            v.extend(r.params.clone());
+        }
+        v.extend(self.opts.extra_vars.clone());
+        // Magic variables.
+        v.extend(self.base_vars());
+        v.insert("inventory_hostname".into(), Value::String(host.to_string()));
+        v.insert("inventory_hostname_short".into(), Value::String(host.split('.').next().unwrap_or(host).to_string()));
+        v.insert("group_names".into(), Value::from(self.inv.group_names(host)));
+        v.insert("groups".into(), Value::Object(self.inv.groups_map()));
+        v.insert("play_hosts".into(), Value::from(self.active(&self.batch)));
+        v.insert("ansible_play_hosts".into(), Value::from(self.active(&self.play_hosts)));
+        v.insert("ansible_play_hosts_all".into(), Value::from(self.play_hosts.clone()));
+        v.insert("ansible_play_batch".into(), Value::from(self.active(&self.batch)));
+        if with_hostvars {
+            let mut hv = Map::new();
+            let mut names: Vec<String> = self.inv.select("all").unwrap_or_default();
+            for h in self.hosts.keys() {
+                if !names.contains(h) {
+                    names.push(h.clone());
+                }
+            }
+            for h in names {
+                let mut hvars = self.inv.host_vars(&h).unwrap_or_default();
+                if let Some(s) = self.hosts.get(&h) {
+                    for (k, val) in &s.facts {
+                        hvars.insert(format!("ansible_{k}"), val.clone());
+                    }
+                    hvars.insert("ansible_facts".into(), Value::Object(s.facts.clone()));
+                    hvars.extend(s.include_vars.clone());
+                    hvars.extend(s.set_facts.clone());
+                }
+                hvars.extend(self.play_vars.clone());
+                hvars.extend(self.opts.extra_vars.clone());
+                hv.insert(h, Value::Object(hvars));
+            }
+            v.insert("hostvars".into(), Value::Object(hv));
+        }
+        v
+    }
+
+    /// A session for `target`, opened once per distinct connection.
+    async fn session(&self, target: &Target) -> Arc<Session> {
+        let key = format!("{:?}|{}|{}|{}", target.kind, target.address, target.port, target.user);
+        let mut sessions = self.sessions.lock().await;
+        sessions.entry(key).or_insert_with(|| Arc::new(Session::new(target.clone()))).clone()
+    }
+
+    /// Connection options for a task: the command line, overridden by keywords.
+    fn conn_for(&self, kw: &Map<String, Value>) -> ConnOptions {
+        let mut c = self.opts.conn.clone();
+        if let Some(b) = kw.get("become").and_then(to_bool) {
+            c.become_ = b;
+        }
+        if let Some(u) = kw.get("become_user") {
+            c.become_user = Some(text(u));
+        }
+        if let Some(m) = kw.get("become_method") {
+            c.become_method = Some(text(m));
+        }
+        if let Some(u) = kw.get("remote_user") {
+            c.user = Some(text(u));
+        }
+        if let Some(conn) = kw.get("connection") {
+            c.connection = Some(text(conn));
+        }
+        if let Some(t) = kw.get("timeout").and_then(|v| v.as_u64().or_else(|| text(v).parse().ok())) {
+            c.command_timeout = Some(t);
+        }
+        c
+    }
+
+    fn flush_handlers<'s>(&'s mut self, hosts: &'s [String], scope: &'s Scope) -> futures::future::BoxFuture<'s, Result<(), Diagnostic>> {
+        Box::pin(self.flush_handlers_inner(hosts, scope))
+    }
+
+    async fn flush_handlers_inner(&mut self, hosts: &[String], scope: &Scope) -> Result<(), Diagnostic> {
+        let handlers = self.handlers.clone();
+        for h in &handlers {
+            let notified: Vec<String> = hosts
+                .iter()
+                .filter(|host| {
+                    self.hosts.get(*host).is_some_and(|s| {
+                        (!s.failed || self.opts.force_handlers || self.play_kw.get("force_handlers").and_then(to_bool).unwrap_or(false))
+                            && !s.unreachable
+                            && s.notified.iter().any(|n| h.listen.contains(n) || h.name.as_deref() == Some(n.as_str()))
+                    })
+                })
+                .cloned()
+                .collect();
+            if notified.is_empty() {
+                continue;
+            }
+            for host in &notified {
+                if let Some(s) = self.hosts.get_mut(host) {
+                    s.failed = false;
+                }
+            }
+            let hscope = scope.child(&Map::new(), h.role.as_ref());
+            self.run_task_inner(h, &notified, &hscope, true).await?;
+        }
+        for host in hosts {
+            if let Some(s) = self.hosts.get_mut(host) {
+                s.notified.retain(|n| n.starts_with('\u{0}'));
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_task(&mut self, task: &Task, hosts: &[String], scope: &Scope) -> Result<(), Diagnostic> {
+        self.run_task_inner(task, hosts, scope, false).await
+    }
+
+    async fn run_task_inner(&mut self, task: &Task, hosts: &[String], scope: &Scope, handler: bool) -> Result<(), Diagnostic> {
+        let mut tags = scope.tags.clone();
+        if let Some(t) = task.kw.get("tags") {
+            tags.extend(tag_list(t));
+        }
+        let is_include = matches!(task.action.as_str(), "include_tasks" | "include_role");
+        if !self.tags_allow(&tags) && !(is_include && !tags.iter().any(|t| self.opts.skip_tags.contains(t))) {
+            return Ok(());
+        }
+        let display = self.display_name(task, hosts.first().map(String::as_str), scope);
+        if !self.started {
+            let plain = task.name.clone().unwrap_or_default();
+            let wanted = self.opts.start_at_task.clone().unwrap_or_default();
+            if plain == wanted || display == wanted {
+                self.started = true;
+            } else if !is_include {
+                return Ok(());
+            }
+        }
+        if handler {
+            self.printer.handler(&display);
+        } else {
+            self.printer.task(&display);
+        }
+        if self.opts.step && !step_confirm(&display) {
+            return Ok(());
+        }
+        // Task-level keywords over inherited ones.
+        let mut kw = scope.kw.clone();
+        for (k, v) in &task.kw {
+            kw.insert(k.clone(), v.clone());
+        }
+        let task_scope = Scope { kw: kw.clone(), ..scope.clone() };
+        let run_once = kw.get("run_once").and_then(to_bool).unwrap_or(false);
+        let hosts: Vec<String> = if run_once { hosts.iter().take(1).cloned().collect() } else { hosts.to_vec() };
+        if task.action == "meta" {
+            return self.meta(task, &hosts, &task_scope).await;
+        }
+        let task_vars = match task.kw.get("vars") {
+            Some(Value::Object(m)) => Some(m.clone()),
+            _ => None,
+        };
+        let wants_hostvars = serde_json::to_string(&task.args).unwrap_or_default().contains("hostvars")
+            || serde_json::to_string(&kw).unwrap_or_default().contains("hostvars")
+            || serde_json::to_string(&task.looping.as_ref().map(|l| format!("{l:?}"))).unwrap_or_default().contains("hostvars");
+        let mut search = Vec::new();
+        if let Some(r) = &scope.role {
+            search.push(r.path.clone());
+        }
+        if let Some(dir) = task.loc.file.parent() {
+            search.push(dir.to_path_buf());
+            if let Some(parent) = dir.parent() {
+                search.push(parent.to_path_buf());
+            }
+        }
+        search.push(self.play_dir.clone());
+        // Each host's inputs, resolved before anything runs.
+        let mut inputs = Vec::new();
+        for h in &hosts {
+            let vars = self.vars_for(h, scope, task_vars.as_ref(), wants_hostvars);
+            inputs.push((h.clone(), vars));
+        }
+        let env = JobEnv { templar: &self.templar, task, scope: &task_scope, opts: self.opts, search };
+        let throttle = kw.get("throttle").and_then(|v| v.as_u64().or_else(|| text(v).parse().ok())).map(|t| t as usize).unwrap_or(0);
+        let forks = if throttle > 0 { throttle.min(self.opts.forks.max(1)) } else { self.opts.forks.max(1) };
+        let this = &*self;
+        let mut outcomes: Vec<HostOutcome> = Vec::new();
+        {
+            let mut stream = stream::iter(inputs.into_iter().map(|(h, vars)| {
+                let env = &env;
+                async move { this.host_job(env, h, vars).await }
+            }))
+            .buffer_unordered(forks);
+            while let Some(o) = stream.next().await {
+                this.print_outcome(task, &o);
+                outcomes.push(o);
+            }
+        }
+        let register = task.kw.get("register").map(text);
+        let any_errors_fatal = kw.get("any_errors_fatal").and_then(to_bool).unwrap_or(false);
+        let mut includes: Vec<(String, Effect)> = Vec::new();
+        let mut failed_any = false;
+        let all_hosts_for_once: Vec<String> = if run_once { self.active(&self.batch) } else { vec![] };
+        for o in outcomes {
+            let targets: Vec<String> = if run_once { all_hosts_for_once.clone() } else { vec![o.host.clone()] };
+            let delegate_facts = task.kw.get("delegate_facts").and_then(to_bool).unwrap_or(false);
+            for host in &targets {
+                // Facts gathered through a delegate belong to the delegate with delegate_facts.
+                let fact_host = match (&o.delegated, delegate_facts) {
+                    (Some(d), true) => d.clone(),
+                    _ => host.clone(),
+                };
+                for e in &o.effects {
+                    if let Effect::Facts(m) = e {
+                        self.hosts.entry(fact_host.clone()).or_default().facts.extend(m.clone());
+                    }
+                }
+                let st = self.hosts.entry(host.clone()).or_default();
+                if let Some(r) = &register {
+                    st.set_facts.insert(r.clone(), Value::Object(o.result.clone()));
+                }
+                for e in &o.effects {
+                    match e {
+                        Effect::SetFacts(m) => st.set_facts.extend(m.clone()),
+                        Effect::IncludeVars(m) => st.include_vars.extend(m.clone()),
+                        _ => {}
+                    }
+                }
+            }
+            let st = self.hosts.entry(o.host.clone()).or_default();
+            match o.status {
+                Status::Unreachable if !o.ignored => {
+                    st.unreachable = true;
+                    st.stats.unreachable += 1;
+                }
+                Status::Unreachable => {
+                    st.stats.ok += 1;
+                    st.stats.ignored += 1;
+                }
+                Status::Failed if o.ignored => {
+                    st.stats.ok += 1;
+                    st.stats.ignored += 1;
+                }
+                Status::Failed => {
+                    st.failed = true;
+                    st.stats.failed += 1;
+                    failed_any = true;
+                }
+                Status::Skipped => st.stats.skipped += 1,
+                Status::Ok => st.stats.ok += 1,
+                Status::Changed => {
+                    st.stats.ok += 1;
+                    st.stats.changed += 1;
+                }
+            }
+            if o.status == Status::Changed || (o.status == Status::Failed && o.ignored && o.result.get("changed").and_then(Value::as_bool) == Some(true)) {
+                if o.status == Status::Failed {
+                    st.stats.changed += 1;
+                }
+                if let Some(n) = task.kw.get("notify") {
+                    for name in as_list(n) {
+                        let name = text(&name);
+                        let targets = if run_once { all_hosts_for_once.clone() } else { vec![o.host.clone()] };
+                        for t in targets {
+                            let s = self.hosts.entry(t).or_default();
+                            if !s.notified.contains(&name) {
+                                s.notified.push(name.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            for e in o.effects {
+                match e {
+                    Effect::AddHost { name, groups, vars } => self.inv.add_host(&name, &groups, vars),
+                    Effect::GroupBy { key, parents } => self.inv.add_to_group(&o.host, &key, &parents),
+                    Effect::Include { .. } | Effect::IncludeRole { .. } => includes.push((o.host.clone(), e)),
+                    _ => {}
+                }
+            }
+        }
+        if failed_any {
+            let max_fail = self.play_kw.get("max_fail_percentage").and_then(|v| v.as_f64().or_else(|| text(v).trim_end_matches('%').parse().ok()));
+            let batch_active = self.batch.len();
+            let failed_count = self.batch.iter().filter(|h| self.hosts.get(*h).is_some_and(|s| s.failed || s.unreachable)).count();
+            let over = max_fail.is_some_and(|m| batch_active > 0 && (failed_count as f64 / batch_active as f64) * 100.0 > m);
+            if any_errors_fatal || self.play_kw.get("any_errors_fatal").and_then(to_bool).unwrap_or(false) || over {
+                if over {
+                    self.printer.text("\nNO MORE HOSTS LEFT *************************************************************");
+                }
+                for h in self.batch.clone() {
+                    let s = self.hosts.entry(h).or_default();
+                    if !s.failed && !s.unreachable {
+                        s.ended = true;
+                    }
+                }
+            }
+        }
+        // Dynamic includes: hosts that include the same file run it together.
+        let mut groups: Vec<(String, Vec<String>, Effect)> = Vec::new();
+        for (h, e) in includes {
+            let key = format!("{e:?}");
+            match groups.iter_mut().find(|(k, ..)| *k == key) {
+                Some(g) => g.1.push(h),
+                None => groups.push((key, vec![h], e)),
+            }
+        }
+        for (_, ghosts, e) in groups {
+            match e {
+                Effect::Include { file, vars } => {
+                    self.printer.text(&format!("included: {} for {}", file.display(), ghosts.join(", ")));
+                    let mut loader = crate::playbook::Loader::new(&super::CATALOG);
+                    let loaded = loader.load_tasks_file(&file, scope.role.as_ref());
+                    if let Some(d) = loader.errors.into_iter().next() {
+                        return Err(d);
+                    }
+                    let Some((items, _)) = loaded else { continue };
+                    let mut inner = task_scope.child(&Map::new(), None);
+                    inner.vars.push(vars);
+                    inner.kw.remove("vars");
+                    let mut itags = scope.tags.clone();
+                    if let Some(t) = task.kw.get("tags") {
+                        itags.extend(tag_list(t));
+                    }
+                    inner.tags = itags;
+                    self.run_items(&items, &ghosts, &inner).await?;
+                }
+                Effect::IncludeRole { name, args, vars } => {
+                    let mut loader = crate::playbook::Loader::new(&super::CATALOG);
+                    let at = task.loc.clone();
+                    let mut params = vars.clone();
+                    params.extend(args.iter().filter(|(k, _)| !["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "apply", "public", "allow_duplicates", "rolespec_validate"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
+                    let dir = self.play_dir.clone();
+                    let loaded = loader.find_and_load_role(&name, &at, params, &dir, &args);
+                    if let Some(d) = loader.errors.into_iter().next() {
+                        return Err(d);
+                    }
+                    let Some((item, handlers)) = loaded else { continue };
+                    self.handlers.extend(handlers);
+                    let inner = task_scope.child(&Map::new(), None);
+                    self.run_items(std::slice::from_ref(&item), &ghosts, &inner).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn display_name(&self, task: &Task, host: Option<&str>, scope: &Scope) -> String {
+        let raw = task.display_name();
+        if !raw.contains("{{") {
+            return raw;
+        }
+        let vars = match host {
+            Some(h) => self.vars_for(h, scope, None, false),
+            None => self.play_vars.clone(),
+        };
+        // Names with loop variables stay as written, as in Ansible.
+        match self.templar.render_str(&raw, &vars, &[]) {
+            Ok(v) => text(&v),
+            Err(_) => raw,
+        }
+    }
+
+    fn print_outcome(&self, task: &Task, o: &HostOutcome) {
+        let delegated = o.delegated.as_deref();
+        if task.looping.is_some() && !o.items.is_empty() {
+            for (status, label, r) in &o.items {
+                self.printer.result(&o.host, delegated, *status, r, Some(label), &task.action);
+            }
+            if o.status == Status::Skipped {
+                self.printer.result(&o.host, delegated, Status::Skipped, &o.result, None, &task.action);
+            } else if o.status == Status::Failed && !o.ignored {
+                // Items already told the story; Ansible prints nothing more here.
+            }
+        } else {
+            self.printer.result(&o.host, delegated, o.status, &o.result, None, &task.action);
+        }
+        if o.ignored && matches!(o.status, Status::Failed | Status::Unreachable) {
+            self.printer.ignoring();
+        }
+    }
+
+    async fn meta(&mut self, task: &Task, hosts: &[String], scope: &Scope) -> Result<(), Diagnostic> {
+        let what = task.args.get("_raw_params").map(text).unwrap_or_default();
+        // `when` applies to meta tasks too (per host).
+        let mut selected = Vec::new();
+        for h in hosts {
+            let vars = self.vars_for(h, scope, None, false);
+            let mut conds = scope.when.clone();
+            if let Some(w) = task.kw.get("when") {
+                conds.extend(as_list(w));
+            }
+            if eval_when(&self.templar, &conds, &vars).map_err(|e| Diagnostic::new(e).at(&task.loc.file, task.loc.line, task.loc.column, None))? {
+                selected.push(h.clone());
+            }
+        }
+        match what.trim() {
+            "flush_handlers" => self.flush_handlers(&selected, scope).await?,
+            "end_play" => {
+                for h in self.batch.clone() {
+                    let s = self.hosts.entry(h).or_default();
+                    s.ended = true;
+                    s.notified.insert(0, "\u{0}end_play".into());
+                }
+            }
+            "end_host" => {
+                for h in &selected {
+                    self.hosts.entry(h.clone()).or_default().ended = true;
+                }
+            }
+            "end_batch" => {
+                for h in self.batch.clone() {
+                    self.hosts.entry(h).or_default().ended = true;
+                }
+            }
+            "clear_facts" => {
+                for h in &selected {
+                    self.hosts.entry(h.clone()).or_default().facts.clear();
+                }
+            }
+            "clear_host_errors" => {
+                for h in &self.play_hosts.clone() {
+                    self.hosts.entry(h.clone()).or_default().failed = false;
+                }
+            }
+            "noop" | "refresh_inventory" | "reset_connection" | "" => {}
+            other => {
+                return Err(Diagnostic::new(format!("unknown meta action `{other}`"))
+                    .at(&task.loc.file, task.loc.line, task.loc.column, None)
+                    .with_help("meta takes flush_handlers, end_play, end_host, end_batch, clear_facts, clear_host_errors, noop"))
+            }
+        }
+        Ok(())
+    }
+
+    /// Run a task on one host: the whole Ansible task loop.
+    async fn host_job(&self, env: &JobEnv<'_>, host: String, vars: Map<String, Value>) -> HostOutcome {
+        let task = env.task;
+        let mut out = HostOutcome { host: host.clone(), status: Status::Ok, result: Map::new(), items: vec![], ignored: false, delegated: None, effects: vec![] };
+        let kw = &env.scope.kw;
+        let ignore_errors = match kw.get("ignore_errors") {
+            Some(v) => render_bool(env, v, &vars).unwrap_or(false),
+            None => false,
+        };
+        let fail = |out: &mut HostOutcome, msg: String| {
+            out.status = Status::Failed;
+            out.result = ModuleResult::failed(msg).0;
+            out.ignored = ignore_errors;
+        };
+        let mut conds = env.scope.when.clone();
+        if let Some(w) = task.kw.get("when") {
+            conds.extend(as_list(w));
+        }
+        // Without a loop, `when` is evaluated once, before anything else.
+        if task.looping.is_none() {
+            match eval_when(env.templar, &conds, &vars) {
+                Ok(true) => {}
+                Ok(false) => {
+                    out.status = Status::Skipped;
+                    out.result = skipped_result(&conds);
+                    return out;
+                }
+                Err(e) => {
+                    fail(&mut out, format!("{e} (in `when` of the task at {})", task.loc));
+                    return out;
+                }
+            }
+        }
+        // Delegation.
+        let delegate = match kw.get("delegate_to") {
+            Some(d) => match env.templar.render_value(d, &vars, &env.search) {
+                Ok(v) => Some(text(&v)),
+                Err(e) => {
+                    fail(&mut out, e.to_string());
+                    return out;
+                }
+            },
+            None => None,
+        };
+        out.delegated = delegate.clone();
+        let conn_host = delegate.clone().unwrap_or_else(|| host.clone());
+        // Loop items.
+        let items: Option<Vec<Value>> = match &task.looping {
+            None => None,
+            Some(LoopSpec::Loop(expr)) => match env.templar.render_value(expr, &vars, &env.search) {
+                Ok(Value::Array(a)) => Some(a),
+                Ok(Value::Null) => Some(vec![]),
+                Ok(other) => {
+                    fail(&mut out, format!("Invalid data passed to 'loop', it requires a list, got this instead: {}", text(&other)));
+                    return out;
+                }
+                Err(e) => {
+                    fail(&mut out, e.to_string());
+                    return out;
+                }
+            },
+            Some(LoopSpec::With { lookup, terms }) => {
+                let rendered = match env.templar.render_value(terms, &vars, &env.search) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        fail(&mut out, e.to_string());
+                        return out;
+                    }
+                };
+                match with_items(lookup, rendered, env.templar, &vars, &env.search) {
+                    Ok(i) => Some(i),
+                    Err(e) => {
+                        fail(&mut out, e);
+                        return out;
+                    }
+                }
+            }
+        };
+        let lc = match task.kw.get("loop_control") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        let loop_var = lc.get("loop_var").map(text).unwrap_or_else(|| "item".into());
+        let index_var = lc.get("index_var").map(text);
+        let label_expr = lc.get("label").cloned();
+        let pause = lc.get("pause").and_then(|v| v.as_f64().or_else(|| text(v).parse().ok()));
+        match items {
+            None => {
+                let (status, result, effects) = self.run_once(env, &host, &conn_host, &vars).await;
+                out.status = status;
+                out.result = result;
+                out.effects = effects;
+            }
+            Some(items) => {
+                let mut results = Vec::new();
+                let mut any_changed = false;
+                let mut any_failed = false;
+                let mut all_skipped = true;
+                let mut item_effects = Vec::new();
+                let mut set_facts_acc = Map::new();
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        if let Some(p) = pause {
+                            tokio::time::sleep(Duration::from_secs_f64(p)).await;
+                        }
+                    }
+                    let mut ivars = vars.clone();
+                    ivars.extend(set_facts_acc.clone());
+                    ivars.insert(loop_var.clone(), item.clone());
+                    ivars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+                    if let Some(iv) = &index_var {
+                        ivars.insert(iv.clone(), Value::from(i));
+                        ivars.insert("ansible_index_var".into(), Value::String(iv.clone()));
+                    }
+                    if lc.contains_key("extended") {
+                        ivars.insert(
+                            "ansible_loop".into(),
+                            serde_json::json!({"index": i + 1, "index0": i, "first": i == 0, "last": i + 1 == items.len(), "length": items.len(),
+                                "revindex": items.len() - i, "revindex0": items.len() - i - 1,
+                                "allitems": items, "previtem": if i > 0 { items[i - 1].clone() } else { Value::Null },
+                                "nextitem": items.get(i + 1).cloned().unwrap_or(Value::Null)}),
+                        );
+                    }
+                    let label = match &label_expr {
+                        Some(l) => env.templar.render_value(l, &ivars, &env.search).map(|v| text(&v)).unwrap_or_else(|_| text(l)),
+                        None => item_label(item),
+                    };
+                    let (status, mut r, effects) = match eval_when(env.templar, &conds, &ivars) {
+                        Ok(false) => (Status::Skipped, skipped_result(&conds), vec![]),
+                        Ok(true) => self.run_once(env, &host, &conn_host, &ivars).await,
+                        Err(e) => (Status::Failed, ModuleResult::failed(e).0, vec![]),
+                    };
+                    for e in &effects {
+                        if let Effect::SetFacts(m) = e {
+                            set_facts_acc.extend(m.clone());
+                        }
+                    }
+                    item_effects.extend(effects);
+                    r.insert(loop_var.clone(), item.clone());
+                    r.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+                    if let Some(iv) = &index_var {
+                        r.insert(iv.clone(), Value::from(i));
+                        r.insert("ansible_index_var".into(), Value::String(iv.clone()));
+                    }
+                    if status != Status::Skipped {
+                        all_skipped = false;
+                    }
+                    any_changed |= status == Status::Changed;
+                    any_failed |= matches!(status, Status::Failed | Status::Unreachable);
+                    out.items.push((status, label, r.clone()));
+                    results.push(Value::Object(r));
+                    if status == Status::Unreachable {
+                        break;
+                    }
+                }
+                let mut agg = Map::new();
+                agg.insert("changed".into(), Value::Bool(any_changed));
+                agg.insert("msg".into(), Value::String(if any_failed { "One or more items failed".into() } else { "All items completed".into() }));
+                if any_failed {
+                    agg.insert("failed".into(), Value::Bool(true));
+                }
+                if all_skipped {
+                    agg.insert("skipped".into(), Value::Bool(true));
+                    agg.insert("msg".into(), Value::String("All items skipped".into()));
+                }
+                agg.insert("results".into(), Value::Array(results));
+                out.status = if any_failed {
+                    Status::Failed
+                } else if all_skipped {
+                    Status::Skipped
+                } else if any_changed {
+                    Status::Changed
+                } else {
+                    Status::Ok
+                };
+                out.result = agg;
+                out.effects = item_effects;
+                if out.items.iter().any(|(s, ..)| *s == Status::Unreachable) {
+                    out.status = Status::Unreachable;
+                }
+            }
+        }
+        if out.status == Status::Failed || out.status == Status::Unreachable {
+            out.ignored = if out.status == Status::Unreachable {
+                kw.get("ignore_unreachable").and_then(to_bool).unwrap_or(false)
+            } else {
+                ignore_errors
+            };
+        }
+        out
+    }
+
+    /// One execution (one loop item, or the task without a loop): the action, then
+    /// `until`, `changed_when`, `failed_when`, `no_log`.
+    async fn run_once(&self, env: &JobEnv<'_>, host: &str, conn_host: &str, vars: &Map<String, Value>) -> (Status, Map<String, Value>, Vec<Effect>) {
+        let task = env.task;
+        let kw = &env.scope.kw;
+        let retries = kw.get("retries").and_then(|v| v.as_u64().or_else(|| text(v).parse().ok()));
+        let delay = kw.get("delay").and_then(|v| v.as_f64().or_else(|| text(v).parse().ok())).unwrap_or(5.0);
+        let until = kw.get("until").cloned();
+        let attempts_max = if until.is_some() { retries.unwrap_or(3) + 1 } else { 1 };
+        let register = task.kw.get("register").map(text);
+        let no_log = kw.get("no_log").map(|v| render_bool(env, v, vars).unwrap_or(true)).unwrap_or(false);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut status, mut result, effects) = self.act(env, host, conn_host, vars).await;
+            if status == Status::Unreachable {
+                return (status, result, effects);
+            }
+            // The result, visible under the register name for the conditions.
+            let mut cvars = vars.clone();
+            let bind = |cv: &mut Map<String, Value>, r: &Map<String, Value>| {
+                if let Some(reg) = &register {
+                    cv.insert(reg.clone(), Value::Object(r.clone()));
+                }
+            };
+            bind(&mut cvars, &result);
+            if let Some(cw) = kw.get("changed_when") {
+                match eval_when(env.templar, &as_list(cw), &cvars) {
+                    Ok(c) => {
+                        result.insert("changed".into(), Value::Bool(c));
+                    }
+                    Err(e) => return (Status::Failed, ModuleResult::failed(e).0, vec![]),
+                }
+                bind(&mut cvars, &result);
+            }
+            if let Some(fw) = kw.get("failed_when") {
+                match eval_when(env.templar, &as_list(fw), &cvars) {
+                    Ok(f) => {
+                        result.insert("failed".into(), Value::Bool(f));
+                        if f && !result.contains_key("msg") {
+                            result.insert("msg".into(), Value::String("Failed as requested from task".into()));
+                        }
+                        if !f && status == Status::Failed {
+                            status = Status::Ok;
+                        }
+                    }
+                    Err(e) => return (Status::Failed, ModuleResult::failed(e).0, vec![]),
+                }
+                bind(&mut cvars, &result);
+            }
+            if let Some(u) = &until {
+                let done = eval_when(env.templar, &as_list(u), &cvars).unwrap_or(false);
+                result.insert("attempts".into(), Value::from(attempt));
+                if !done && attempt < attempts_max {
+                    self.printer.text(&format!("FAILED - RETRYING: [{host}]: {} ({} retries left).", task.display_name(), attempts_max - attempt));
+                    tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                    continue;
+                }
+                if !done {
+                    result.insert("failed".into(), Value::Bool(true));
+                    result.entry("msg").or_insert(Value::String("Retries exhausted".into()));
+                }
+            }
+            let failed = result.get("failed").and_then(Value::as_bool).unwrap_or(false);
+            let skipped = result.get("skipped").and_then(Value::as_bool).unwrap_or(false);
+            let changed = result.get("changed").and_then(Value::as_bool).unwrap_or(false);
+            status = if failed {
+                Status::Failed
+            } else if skipped && status != Status::Failed {
+                Status::Skipped
+            } else if changed {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            if no_log {
+                let mut censored = Map::new();
+                censored.insert("censored".into(), Value::String("the output has been hidden due to the fact that 'no_log: true' was specified for this result".into()));
+                censored.insert("changed".into(), Value::Bool(changed));
+                if failed {
+                    censored.insert("failed".into(), Value::Bool(true));
+                }
+                // Registered values keep the real result (as in Ansible); only output is censored.
+                let mut r = result.clone();
+                r.insert("_provision_censored".into(), Value::Object(censored));
+                return (status, r, effects);
+            }
+            return (status, result, effects);
+        }
+    }
+
+    /// Run the action itself: an engine action, or a module on the host.
+    async fn act(&self, env: &JobEnv<'_>, host: &str, conn_host: &str, vars: &Map<String, Value>) -> (Status, Map<String, Value>, Vec<Effect>) {
+        let task = env.task;
+        let kw = &env.scope.kw;
+        let failed = |msg: String| (Status::Failed, ModuleResult::failed(msg).0, vec![]);
+        // module_defaults apply before templating.
+        let mut raw_args = task.args.clone();
+        if let Some(Value::Object(md)) = kw.get("module_defaults") {
+            for key in [task.action.as_str(), task.action_written.as_str(), &format!("ansible.builtin.{}", task.action)] {
+                if let Some(Value::Object(defs)) = md.get(key) {
+                    for (k, v) in defs {
+                        raw_args.entry(k.clone()).or_insert(v.clone());
+                    }
+                }
+            }
+        }
+        let args = match env.templar.render_value(&Value::Object(raw_args), vars, &env.search) {
+            Ok(Value::Object(m)) => m.into_iter().filter(|(_, v)| v.as_str() != Some(OMIT)).collect::<Map<String, Value>>(),
+            Ok(_) => Map::new(),
+            Err(e) => return failed(format!("{e} (in the task at {})", task.loc)),
+        };
+        let check = match kw.get("check_mode") {
+            Some(v) => render_bool(env, v, vars).unwrap_or(env.opts.check),
+            None => env.opts.check,
+        };
+        let diff = match kw.get("diff") {
+            Some(v) => render_bool(env, v, vars).unwrap_or(env.opts.diff),
+            None => env.opts.diff,
+        };
+        match task.action.as_str() {
+            "debug" => return super::actions::debug(env.templar, &args, vars, &env.search, env.opts.verbosity),
+            "set_fact" => return super::actions::set_fact(&args),
+            "assert" => return super::actions::assert(env.templar, &args, vars, &env.search),
+            "fail" => return (Status::Failed, ModuleResult::failed(args.get("msg").map(text).unwrap_or_else(|| "Failed as requested from task".into())).0, vec![]),
+            "pause" => return super::actions::pause(&args).await,
+            "include_vars" => return super::actions::include_vars(&args, &env.search),
+            "add_host" => return super::actions::add_host(&args),
+            "group_by" => return super::actions::group_by(&args),
+            "set_stats" => return (Status::Ok, ModuleResult::ok(false).0, vec![]),
+            "include_tasks" | "import_tasks" => {
+                let target = args.get("_raw_params").or_else(|| args.get("file")).map(text).unwrap_or_default();
+                let dir = task.loc.file.parent().map(Path::to_path_buf).unwrap_or_default();
+                let Some(file) = crate::playbook::resolve_tasks_file(&dir, env.scope.role.as_ref(), &target).or_else(|| {
+                    let p = self.play_dir.join(&target);
+                    p.is_file().then_some(p)
+                }) else {
+                    return failed(format!("Could not find or access '{target}'"));
+                };
+                let mut ivars = Map::new();
+                if let Some(Value::Object(apply)) = args.get("apply") {
+                    let _ = apply;
+                }
+                if let Some(Value::Object(v)) = task.kw.get("vars") {
+                    ivars.extend(v.clone());
+                }
+                return (Status::Ok, Map::new(), vec![Effect::Include { file, vars: ivars }]);
+            }
+            "include_role" => {
+                let name = args.get("name").map(text).unwrap_or_default();
+                let mut ivars = Map::new();
+                if let Some(Value::Object(v)) = task.kw.get("vars") {
+                    ivars.extend(v.clone());
+                }
+                return (Status::Ok, Map::new(), vec![Effect::IncludeRole { name, args, vars: ivars }]);
+            }
+            _ => {}
+        }
+        // A module on the host.
+        let Some(module) = provision_modules::find(&task.action) else {
+            return failed(format!("module `{}` is not available", task.action_written));
+        };
+        let doc = module.doc();
+        let args = match provision_modules::validate(doc.name, doc.args, &args, &["_raw_params"]) {
+            Ok(a) => a,
+            Err(e) => return failed(format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default())),
+        };
+        // The connection: command line < play/block/task keywords < host variables.
+        let conn = self.conn_for(kw);
+        let target_vars = if conn_host == host { vars.clone() } else { self.delegate_vars(conn_host) };
+        let target = match Target::resolve(conn_host, &target_vars, &conn, &self.ssh) {
+            Ok(t) => t,
+            Err(d) => return failed(d.message),
+        };
+        let session = self.session(&target).await;
+        if let Err(e) = session.connect().await {
+            let mut r = Map::new();
+            r.insert("changed".into(), Value::Bool(false));
+            r.insert("msg".into(), Value::String(format!("Failed to connect to the host via ssh: {e}")));
+            r.insert("unreachable".into(), Value::Bool(true));
+            return (Status::Unreachable, r, vec![]);
+        }
+        let environment: Vec<(String, String)> = match kw.get("environment") {
+            Some(e) => match env.templar.render_value(e, vars, &env.search) {
+                Ok(Value::Object(m)) => m.into_iter().map(|(k, v)| (k, text(&v))).collect(),
+                Ok(Value::Array(list)) => list.into_iter().filter_map(|x| x.as_object().cloned()).flat_map(|m| m.into_iter().map(|(k, v)| (k, text(&v)))).collect(),
+                Ok(_) => vec![],
+                Err(e) => return failed(e.to_string()),
+            },
+            None => vec![],
+        };
+        let remote = TaskRemote { session: &session, become_: target.become_.clone(), environment };
+        let ctx = Context { remote: &remote, check_mode: check, diff };
+        match module.run(&args, &ctx).await {
+            Ok(r) => {
+                let mut effects = vec![];
+                if let Some(Value::Object(f)) = r.0.get("ansible_facts") {
+                    effects.push(Effect::Facts(f.clone()));
+                }
+                let status = if r.is_failed() {
+                    Status::Failed
+                } else if r.changed() {
+                    Status::Changed
+                } else {
+                    Status::Ok
+                };
+                (status, r.0, effects)
+            }
+            Err(RemoteError::Unreachable(msg)) => {
+                let mut r = Map::new();
+                r.insert("changed".into(), Value::Bool(false));
+                r.insert("msg".into(), Value::String(format!("Failed to connect to the host via ssh: {msg}")));
+                r.insert("unreachable".into(), Value::Bool(true));
+                (Status::Unreachable, r, vec![])
+            }
+            Err(RemoteError::Timeout(d)) => failed(format!("The command timed out after {} seconds", d.as_secs())),
+            Err(RemoteError::Become(m)) | Err(RemoteError::Other(m)) => failed(m),
+        }
+    }
+
+    /// Connection variables of a delegated host (or implicit localhost).
+    fn delegate_vars(&self, host: &str) -> Map<String, Value> {
+        match self.inv.host_vars(host) {
+            Some(v) => v,
+            None => {
+                let mut m = Map::new();
+                if host == "localhost" || host == "127.0.0.1" {
+                    m.insert("ansible_connection".into(), Value::String("local".into()));
+                }
+                m
+            }
+        }
+    }
+}
+
+fn prompt_line(prompt: &str) -> String {
+    use std::io::Write;
+    print!("{prompt}");
+    let _ = std::io::stdout().flush();
+    let mut s = String::new();
+    let _ = std::io::stdin().read_line(&mut s);
+    s.trim_end_matches(['\n', '\r']).to_string()
+}
+
+fn step_confirm(name: &str) -> bool {
+    let answer = prompt_line(&format!("Perform task: TASK: {name} (N)o/(y)es/(c)ontinue: "));
+    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "c" | "continue")
+}
+
+fn render_bool(env: &JobEnv<'_>, v: &Value, vars: &Map<String, Value>) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.contains("{{") => env.templar.render_str(s, vars, &env.search).ok().and_then(|r| to_bool(&r)),
+        other => to_bool(other),
+    }
+}
+
+/// All conditions true? Each may be a bare expression, `{{ }}`-wrapped, or a boolean.
+fn eval_when(templar: &Templar, conds: &[Value], vars: &Map<String, Value>) -> Result<bool, String> {
+    for c in conds {
+        let ok = match c {
+            Value::Bool(b) => *b,
+            Value::Null => true,
+            Value::String(s) => templar.eval_bool(s, vars, &[]).map_err(|e| e.to_string())?,
+            other => to_bool(other).unwrap_or(true),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn skipped_result(conds: &[Value]) -> Map<String, Value> {
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("skip_reason".into(), Value::String("Conditional result was False".into()));
+    r.insert("skipped".into(), Value::Bool(true));
+    if let Some(c) = conds.last() {
+        r.insert("false_condition".into(), Value::String(text(c)));
+    }
+    r
+}
+
+fn item_label(item: &Value) -> String {
+    match item {
+        Value::String(s) => s.clone(),
+        other => crate::output::pyjson_value(other),
+    }
+}

@@ -1,0 +1,115 @@
+//! Shared helpers for the integration tests: the binary, the fleet, temp inventories.
+//!
+//! Fleet tests need the hosts started by `tests/fleet/fleet up` (the README's test
+//! command, `tests/run`, does that first). They reach hosts only on 127.0.0.1 ports.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fleet's files, checked to exist.
+pub struct Fleet {
+    pub dir: PathBuf,
+    pub key: PathBuf,
+    pub known_hosts: PathBuf,
+    pub inventory: PathBuf,
+}
+
+pub const PORT_BASE: u16 = 22200;
+pub const ALICE_PASSWORD: &str = "alice-pass";
+
+pub fn fleet() -> Fleet {
+    let dir = root().join(".fleet");
+    let f = Fleet {
+        key: dir.join("keys/id_ed25519"),
+        known_hosts: dir.join("known_hosts"),
+        inventory: root().join("inventory/lab.yml"),
+        dir,
+    };
+    assert!(
+        f.inventory.exists() && f.key.exists() && f.known_hosts.exists(),
+        "the test fleet is not up: run `tests/fleet/fleet up` (or the README's test command `tests/run`)"
+    );
+    f
+}
+
+pub fn port(host: usize) -> u16 {
+    PORT_BASE + host as u16
+}
+
+/// Run the provision binary.
+pub fn provision<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    provision_in(&root(), args, &[])
+}
+
+pub fn provision_in<I, S>(dir: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provision"));
+    cmd.args(args).current_dir(dir).env("NO_COLOR", "1").env_remove("ANSIBLE_INVENTORY").env_remove("SSH_AUTH_SOCK");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let start = Instant::now();
+    let out = cmd.output().expect("run provision");
+    Run { elapsed: start.elapsed(), out }
+}
+
+pub struct Run {
+    pub out: Output,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    /// Panic with the whole output unless the exit status is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "exit status\n--- stdout:\n{}\n--- stderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+}
+
+/// A temporary directory that lives as long as the value.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// A YAML inventory for fleet hosts with the given extra host variables (YAML text,
+/// indented under each host).
+pub fn inventory_for(dir: &Path, hosts: &[usize], user: &str, extra: &str) -> PathBuf {
+    let f = fleet();
+    let mut text = String::from("all:\n  hosts:\n");
+    for &h in hosts {
+        text.push_str(&format!(
+            "    h{h}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      ansible_user: {user}\n      ansible_ssh_private_key_file: {}\n      ansible_ssh_common_args: -o UserKnownHostsFile={}\n",
+            port(h),
+            f.key.display(),
+            f.known_hosts.display()
+        ));
+        for line in extra.lines() {
+            text.push_str(&format!("      {line}\n"));
+        }
+    }
+    let path = dir.join("inventory.yml");
+    std::fs::write(&path, text).expect("write inventory");
+    path
+}
