@@ -236,7 +236,15 @@ fn options() -> serde_saphyr::Options {
 fn diagnostic(err: &serde_saphyr::Error, file: &Path, text: &str) -> Diagnostic {
     let full = err.to_string();
     // serde-saphyr renders its own snippet after the first line; we render ours.
-    let message = full.lines().next().unwrap_or("invalid YAML").trim().to_string();
+    let first = full.lines().next().unwrap_or("invalid YAML").trim();
+    // "error: line 4 column 21: unclosed bracket" -> "unclosed bracket": the position
+    // is rendered by the diagnostic.
+    let mut message = first.strip_prefix("error:").unwrap_or(first).trim();
+    if let Some(rest) = message.strip_prefix("line ") {
+        if let Some((_, tail)) = rest.split_once(": ") {
+            message = tail;
+        }
+    }
     let message = format!("invalid YAML: {message}");
     match err.location() {
         Some(loc) if loc.line() > 0 => {

@@ -74,9 +74,10 @@ fn command_output_rc_and_failure() {
     run.expect_code(2);
     assert_eq!(run.stdout(), "h1 | FAILED | rc=3 >>\nout\nerr\nnon-zero return code\n");
 
+    // raw keeps the output as it came, trailing newline included (as Ansible does).
     let run = provision(["h1", "-i", inv, "-m", "raw", "-a", "echo raw; hostname"]);
     run.expect_code(0);
-    assert_eq!(run.stdout(), "h1 | CHANGED | rc=0 >>\nraw\nh1\n");
+    assert_eq!(run.stdout(), "h1 | CHANGED | rc=0 >>\nraw\nh1\n\n");
 
     let run = provision(["h1:h2", "-i", inv, "-m", "command", "-a", "hostname", "-o"]);
     run.expect_code(0);

@@ -9,12 +9,12 @@ use std::process::Command;
 
 use common::*;
 
-/// The fleet's known_hosts line for host `n`.
+/// The fleet's known_hosts line for host `n`'s ed25519 key (the one negotiated).
 fn line_for(n: usize) -> String {
     let f = fleet();
     let text = std::fs::read_to_string(&f.known_hosts).unwrap();
-    let prefix = format!("[127.0.0.1]:{} ", port(n));
-    text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no known_hosts line for h{n}")).to_string()
+    let prefix = format!("[127.0.0.1]:{} ssh-ed25519 ", port(n));
+    text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no ed25519 known_hosts line for h{n}")).to_string()
 }
 
 fn inventory(dir: &Path, known_hosts: &Path, policy: &str) -> String {

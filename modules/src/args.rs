@@ -184,7 +184,7 @@ pub fn validate(module: &str, specs: &[ArgSpec], args: &Args, internal: &[&str])
         let Some(spec) = specs.iter().find(|s| s.name == key || s.aliases.contains(&key.as_str())) else {
             let names: Vec<&str> = specs.iter().flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied())).collect();
             let mut err = ArgError::new(Some(key), format!("unknown argument `{key}` for module `{module}`"));
-            err.hint = Some(match closest(key, &names) {
+            err.hint = Some(match closest(key, names.iter().copied()) {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!("`{module}` takes: {}", specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")),
             });
@@ -205,7 +205,7 @@ pub fn validate(module: &str, specs: &[ArgSpec], args: &Args, internal: &[&str])
                     Some(spec.name),
                     format!("value of `{}` must be one of: {}, got: {text}", spec.name, spec.choices.join(", ")),
                 );
-                err.hint = closest(&text, spec.choices).map(|c| format!("did you mean `{c}`?"));
+                err.hint = closest(&text, spec.choices.iter().copied()).map(|c| format!("did you mean `{c}`?"));
                 return Err(err);
             }
         }
@@ -225,25 +225,44 @@ pub fn validate(module: &str, specs: &[ArgSpec], args: &Args, internal: &[&str])
     Ok(out)
 }
 
-fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
-    fn lev(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1; b.len() + 1];
-            for (j, cb) in b.iter().enumerate() {
-                cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
+/// Edit distance counting insertions, deletions, substitutions and swaps of two
+/// neighbouring characters (`pnig` → `ping` is 1), for "did you mean" hints.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    names
-        .iter()
-        .map(|n| (lev(word, n), *n))
-        .filter(|(d, n)| *d <= (word.len().max(n.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The candidate closest to `word`, if it is close enough to be a typo of it.
+pub fn closest<'a, I>(word: &str, names: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut best: Option<(usize, &str)> = None;
+    for n in names {
+        let d = edit_distance(word, n);
+        let limit = (word.chars().count().max(n.chars().count()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, n));
+        }
+    }
+    best.map(|(_, n)| n)
 }
 
 /// Split `text` into words the way Ansible's `split_args` does: whitespace separates,
@@ -395,6 +414,13 @@ mod tests {
         assert_eq!(err.message, "missing required argument `name` for module `apt`");
         let err = validate("apt", SPECS, &args(json!({"name": "x", "update_cache": "maybe"})), &[]).unwrap_err();
         assert!(err.message.contains("unable to convert to bool"), "{err}");
+    }
+
+    #[test]
+    fn swapped_letters_are_one_typo() {
+        assert_eq!(edit_distance("pnig", "ping"), 1);
+        assert_eq!(closest("prdo", ["prod", "dev"]), Some("prod"));
+        assert_eq!(closest("zzzz", ["prod", "dev"]), None);
     }
 
     #[test]

@@ -347,24 +347,12 @@ fn known_names(inv: &Inventory) -> impl Iterator<Item = &str> + Clone {
     inv.groups.keys().map(String::as_str).chain(inv.hosts.keys().map(String::as_str))
 }
 
-/// [`did_you_mean`], and failing that a candidate that is `word` with two neighbouring
-/// characters swapped (`prdo` → `prod`), the typo edit distance counts twice.
+/// [`did_you_mean`] over inventory names.
 fn suggest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str> + Clone,
 {
-    if let Some(s) = did_you_mean(word, candidates.clone()) {
-        return Some(s);
-    }
-    let w: Vec<char> = word.chars().collect();
-    candidates.into_iter().find(|c| {
-        let c: Vec<char> = c.chars().collect();
-        if c.len() != w.len() {
-            return false;
-        }
-        let diff: Vec<usize> = (0..w.len()).filter(|i| w[*i] != c[*i]).collect();
-        matches!(diff[..], [i, j] if j == i + 1 && w[i] == c[j] && w[j] == c[i])
-    })
+    did_you_mean(word, candidates)
 }
 
 /// Used by the parsers: a group by name, if it exists.

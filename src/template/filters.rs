@@ -131,7 +131,6 @@ pub(super) fn register(env: &mut Environment<'static>) {
     add(env, "string", builtin::string);
     add(env, "slice", builtin::slice);
     add(env, "batch", builtin::batch);
-    add(env, "tojson", builtin::tojson);
     add(env, "indent", builtin::indent);
     add(env, "urlencode", builtin::urlencode);
     add(env, "map", builtin::map);
@@ -161,6 +160,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     add(env, "regex_findall", regex_findall);
     add_kw(env, "regex_escape", &["re_type"], regex_escape);
     add(env, "to_json", to_json);
+    add_kw(env, "tojson", &["indent"], tojson);
     add(env, "to_nice_json", to_nice_json);
     add(env, "from_json", from_json);
     add(env, "to_yaml", to_yaml);
@@ -740,6 +740,22 @@ fn json_style(kwargs: &Kwargs, indent: Option<usize>, sort_keys: bool) -> Result
 fn to_json(value: Value, kwargs: Kwargs) -> Result<String, Error> {
     let style = json_style(&kwargs, None, false)?;
     Ok(py_json(&value_to_json(&value)?, &style))
+}
+
+/// Jinja's `tojson`: sorted keys, and `<>&'` escaped for HTML.
+fn tojson(value: Value, indent: Option<usize>) -> Result<String, Error> {
+    let style = JsonStyle {
+        indent,
+        sort_keys: true,
+        ensure_ascii: true,
+        item_sep: if indent.is_some() { ",".into() } else { ", ".into() },
+        key_sep: ": ".into(),
+    };
+    Ok(py_json(&value_to_json(&value)?, &style)
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\'', "\\u0027"))
 }
 
 fn to_nice_json(value: Value, indent: Option<usize>, kwargs: Kwargs) -> Result<String, Error> {

@@ -238,6 +238,8 @@ fn unsafe_text(m: &serde_json::Map<String, Json>) -> Option<&str> {
 /// Everything one public call works with. Filters, lookups and lazy variables reach it
 /// through [`with_call`] while minijinja runs.
 pub(crate) struct Call<'a> {
+    /// Tells this call's lazy values from those of another call.
+    id: u64,
     pub(crate) templar: &'a Templar,
     pub(crate) vars: &'a Vars,
     pub(crate) search: &'a [PathBuf],
@@ -305,7 +307,9 @@ pub(crate) fn with_call<R>(f: impl for<'x> FnOnce(&'x Call<'x>) -> R) -> Option<
 
 impl<'a> Call<'a> {
     fn new(templar: &'a Templar, vars: &'a Vars, search: &'a [PathBuf]) -> Call<'a> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Call {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             templar,
             vars,
             search,
@@ -336,7 +340,7 @@ impl<'a> Call<'a> {
             return Some(v.clone());
         }
         let value = match self.vars.get(name) {
-            Some(json) => self.convert(json, name),
+            Some(json) => self.convert(json, &[PathKey::Key(name.to_string())], name),
             None if name == "vars" => Value::from_object(AllVars),
             None => return None,
         };
@@ -344,15 +348,21 @@ impl<'a> Call<'a> {
         Some(value)
     }
 
-    /// Convert a variable's value; strings with templates are rendered (or wrapped in a lazy
-    /// container that renders them on access).
-    fn convert(&self, json: &Json, path: &str) -> Value {
+    /// Convert part of the variables (at `pointer`, printed as `path`) for minijinja:
+    /// containers become [`Lazy`] views, template strings are rendered (once per call).
+    fn convert(&self, json: &Json, pointer: &[PathKey], path: &str) -> Value {
         match json {
-            Json::String(s) if has_template(s) => self.render_lazy(s, path),
-            Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
-            Json::Array(_) | Json::Object(_) if needs_render(json) => {
-                Value::from_object(Lazy { root: Arc::new(json.clone()), pointer: Vec::new(), path: path.to_string() })
+            Json::String(s) if has_template(s) => {
+                if let Some(v) = self.converted.borrow().get(path) {
+                    return v.clone();
+                }
+                let value = self.render_lazy(s, path);
+                self.converted.borrow_mut().insert(path.to_string(), value.clone());
+                value
             }
+            Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
+            Json::Array(a) => Value::from_object(Lazy { call: self.id, pointer: pointer.to_vec(), path: path.to_string(), seq_len: Some(a.len()) }),
+            Json::Object(_) => Value::from_object(Lazy { call: self.id, pointer: pointer.to_vec(), path: path.to_string(), seq_len: None }),
             _ => plain_value(json),
         }
     }
@@ -606,13 +616,18 @@ impl Object for AllVars {
     }
 }
 
-/// A dict or list (part of a variable) with template strings inside, rendered on access.
+/// A dict or list of the variables, read on access: nothing is copied, and strings with
+/// templates in it are rendered when (and if) they are used. It reads the variables of the
+/// call that made it, and nothing once that call is over.
 #[derive(Debug)]
 struct Lazy {
-    root: Arc<Json>,
+    call: u64,
+    /// Keys from the top-level variable down.
     pointer: Vec<PathKey>,
-    /// Where this is in the variables, for loop detection and errors (`d.x`).
+    /// The same as text (`d.x[0]`), for loop detection and errors.
     path: String,
+    /// `Some(len)` for a list.
+    seq_len: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -622,67 +637,83 @@ enum PathKey {
 }
 
 impl Lazy {
-    fn node(&self) -> &Json {
-        let mut node = &*self.root;
-        for key in &self.pointer {
-            node = match (key, node) {
-                (PathKey::Key(k), Json::Object(m)) => m.get(k).unwrap_or(&Json::Null),
-                (PathKey::Index(i), Json::Array(a)) => a.get(*i).unwrap_or(&Json::Null),
-                _ => &Json::Null,
+    /// Run `f` on this node of the current call's variables.
+    fn with_node<R>(&self, f: impl FnOnce(&Call<'_>, &Json) -> R) -> Option<R> {
+        with_call(|c| {
+            if c.id != self.call {
+                return None;
+            }
+            let (PathKey::Key(name), rest) = self.pointer.split_first()? else {
+                return None;
             };
-        }
-        node
+            let mut node = c.vars.get(name)?;
+            for key in rest {
+                node = match (key, node) {
+                    (PathKey::Key(k), Json::Object(m)) => m.get(k)?,
+                    (PathKey::Index(i), Json::Array(a)) => a.get(*i)?,
+                    _ => return None,
+                };
+            }
+            Some(f(c, node))
+        })
+        .flatten()
     }
 
-    fn child(&self, key: PathKey, json: &Json) -> Value {
+    fn child(&self, call: &Call<'_>, key: PathKey, json: &Json) -> Value {
         let path = match &key {
             PathKey::Key(k) => format!("{}.{k}", self.path),
             PathKey::Index(i) => format!("{}[{i}]", self.path),
         };
-        match json {
-            Json::Array(_) | Json::Object(_) if needs_render(json) && unsafe_of(json).is_none() => {
-                let mut pointer = self.pointer.clone();
-                pointer.push(key);
-                Value::from_object(Lazy { root: self.root.clone(), pointer, path })
-            }
-            _ => with_call(|c| c.convert(json, &path)).unwrap_or_else(|| plain_value(json)),
-        }
+        let mut pointer = self.pointer.clone();
+        pointer.push(key);
+        call.convert(json, &pointer, &path)
     }
-}
-
-fn unsafe_of(json: &Json) -> Option<&str> {
-    json.as_object().and_then(unsafe_text)
 }
 
 impl Object for Lazy {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        match self.node() {
-            Json::Array(_) => ObjectRepr::Seq,
-            _ => ObjectRepr::Map,
+        if self.seq_len.is_some() {
+            ObjectRepr::Seq
+        } else {
+            ObjectRepr::Map
         }
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match self.node() {
+        self.with_node(|call, node| match node {
             Json::Object(m) => {
                 let k = key.as_str()?;
-                m.get(k).map(|v| self.child(PathKey::Key(k.to_string()), v)).filter(|v| !v.is_undefined())
+                m.get(k).map(|v| self.child(call, PathKey::Key(k.to_string()), v))
             }
             Json::Array(a) => {
                 let i = key.as_i64()?;
                 let i = if i < 0 { a.len() as i64 + i } else { i };
                 let i = usize::try_from(i).ok()?;
-                a.get(i).map(|v| self.child(PathKey::Index(i), v)).filter(|v| !v.is_undefined())
+                a.get(i).map(|v| self.child(call, PathKey::Index(i), v))
             }
             _ => None,
-        }
+        })
+        .flatten()
+        // A lazy value that failed as undefined reads as missing, so the engine makes an
+        // undefined that remembers where it was used.
+        .filter(|v| !v.is_undefined())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        match self.node() {
-            Json::Object(m) => Enumerator::Values(m.keys().map(|k| Value::from(k.as_str())).collect()),
-            Json::Array(a) => Enumerator::Seq(a.len()),
-            _ => Enumerator::Empty,
+        if let Some(len) = self.seq_len {
+            return Enumerator::Seq(len);
+        }
+        let keys = self.with_node(|_, node| match node {
+            Json::Object(m) => m.keys().map(|k| Value::from(k.as_str())).collect(),
+            _ => Vec::new(),
+        });
+        Enumerator::Values(keys.unwrap_or_default())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        match self.seq_len {
+            Some(len) => Some(len),
+            None => self.with_node(|_, node| node.as_object().map_or(0, serde_json::Map::len)),
         }
     }
 }
