@@ -97,10 +97,10 @@ impl Printer {
     /// The line for one host's result (or one loop item's, with `item`).
     pub fn result(&self, host: &str, delegated: Option<&str>, status: Status, result: &Map<String, Value>, item: Option<&str>, action: &str) {
         let label = Self::host_label(host, delegated);
-        let is_debug = action == "debug";
         let shown = clean(result, action);
-        let verbose = self.verbosity > 0 || is_debug || result.get("_ansible_verbose_always").and_then(Value::as_bool).unwrap_or(false);
-        let indent = if is_debug || self.verbosity > 2 { Some(4) } else { None };
+        let always = result.get("_ansible_verbose_always").and_then(Value::as_bool).unwrap_or(false);
+        let verbose = self.verbosity > 0 || always;
+        let indent = if always || self.verbosity > 2 { Some(4) } else { None };
         let (word, style) = match status {
             Status::Ok => ("ok", Style::new().green()),
             Status::Changed => ("changed", Style::new().yellow()),
@@ -112,6 +112,8 @@ impl Printer {
             (Status::Failed, None) => format!("fatal: [{label}]: FAILED! => {}", pyjson(&shown, indent)),
             (Status::Unreachable, _) => format!("fatal: [{label}]: UNREACHABLE! => {}", pyjson(&shown, indent)),
             (Status::Failed, Some(it)) => format!("failed: [{label}] (item={it}) => {}", pyjson(&shown, indent)),
+            (Status::Skipped, Some(it)) if verbose => format!("skipping: [{label}] => (item={it})  => {}", pyjson(&shown, indent)),
+            (Status::Skipped, Some(it)) => format!("skipping: [{label}] => (item={it}) "),
             (_, Some(it)) if verbose => format!("{word}: [{label}] => (item={it}) => {}", pyjson(&shown, indent)),
             (_, Some(it)) => format!("{word}: [{label}] => (item={it})"),
             (_, None) if verbose && !(status == Status::Skipped && self.verbosity == 0) => format!("{word}: [{label}] => {}", pyjson(&shown, indent)),
@@ -163,17 +165,23 @@ impl Printer {
 /// only `msg`.
 fn clean(result: &Map<String, Value>, action: &str) -> Map<String, Value> {
     if let Some(Value::Object(censored)) = result.get("_provision_censored") {
-        return censored.clone();
+        let mut c = censored.clone();
+        c.remove("failed");
+        return c;
     }
-    let mut m: Map<String, Value> = result.iter().filter(|(k, _)| !k.starts_with("_ansible") && *k != "invocation").map(|(k, v)| (k.clone(), v.clone())).collect();
+    // Ansible's TaskResult.clean_copy: `failed` and `skipped` are not shown, nor are
+    // internal keys.
+    let mut m: Map<String, Value> = result
+        .iter()
+        .filter(|(k, _)| !k.starts_with("_ansible") && !k.starts_with("_provision") && !["invocation", "failed", "skipped"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if action == "debug" {
-        if m.contains_key("msg") && !m.contains_key("failed") {
-            m.retain(|k, _| k == "msg" || k == "item" || k == "ansible_loop_var" || k == "ansible_index_var");
+        if m.contains_key("msg") {
+            m.retain(|k, _| k == "msg");
         } else {
-            for k in ["changed", "failed", "skipped", "invocation", "skip_reason"] {
-                if !(k == "failed" && m.get("failed") == Some(&Value::Bool(true))) {
-                    m.remove(k);
-                }
+            for k in ["changed", "invocation", "skip_reason"] {
+                m.remove(k);
             }
         }
     }

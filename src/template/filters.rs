@@ -325,10 +325,7 @@ pub(super) fn to_bool(value: Value) -> bool {
         ValueKind::Number => return f64::try_from(value).is_ok_and(|f| f == 1.0),
         _ => return false,
     };
-    match text.as_str() {
-        "yes" | "on" | "true" | "1" => true,
-        _ => false,
-    }
+    matches!(text.as_str(), "yes" | "on" | "true" | "1")
 }
 
 /// Jinja's `int(default=0, base=10)`: Python `int()`, then `int(float())`, then the default.
@@ -1004,7 +1001,7 @@ fn human_readable(value: Value, isbits: Option<bool>, unit: Option<String>) -> R
     let (unit_char, power) = match unit.as_deref().and_then(|u| u.chars().next()) {
         Some(u) => UNITS
             .iter()
-            .find(|(c, _)| c.chars().next() == Some(u.to_ascii_uppercase()))
+            .find(|(c, _)| c.starts_with(u.to_ascii_uppercase()))
             .map(|(c, p)| (*c, *p))
             .unwrap_or(("B", 0)),
         None => UNITS.iter().find(|(_, p)| size >= 2f64.powi(*p as i32)).map(|(c, p)| (*c, *p)).unwrap_or(("B", 0)),
@@ -1129,7 +1126,7 @@ fn shuffle(value: Value, seed: Option<Value>, kwargs: Kwargs) -> Result<Value, E
 fn log(x: f64, base: Option<f64>) -> f64 {
     match base {
         None => x.ln(),
-        Some(b) if b == 10.0 => x.log10(),
+        Some(10.0) => x.log10(),
         Some(b) => x.ln() / b.ln(),
     }
 }

@@ -52,7 +52,7 @@ impl Net {
         }
     }
 
-    fn from_u128(&self, n: u128) -> IpAddr {
+    fn addr_of(&self, n: u128) -> IpAddr {
         match self.addr {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(n as u32)),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(n)),
@@ -71,12 +71,12 @@ impl Net {
     }
 
     fn network(&self) -> IpAddr {
-        self.from_u128(self.as_u128() & self.mask())
+        self.addr_of(self.as_u128() & self.mask())
     }
 
     fn broadcast(&self) -> IpAddr {
         let all = if self.bits() == 128 { u128::MAX } else { (1u128 << self.bits()) - 1 };
-        self.from_u128((self.as_u128() & self.mask()) | (all & !self.mask()))
+        self.addr_of((self.as_u128() & self.mask()) | (all & !self.mask()))
     }
 
     fn size(&self) -> u128 {
@@ -136,10 +136,10 @@ fn query(net: Net, original: &str, q: Option<&str>) -> Result<Value, Error> {
         }
         "network" => Value::from(net.network().to_string()),
         "prefix" => Value::from(net.prefix),
-        "netmask" => Value::from(net.from_u128(net.mask()).to_string()),
+        "netmask" => Value::from(net.addr_of(net.mask()).to_string()),
         "hostmask" => {
             let all = if net.bits() == 128 { u128::MAX } else { (1u128 << net.bits()) - 1 };
-            Value::from(net.from_u128(all & !net.mask()).to_string())
+            Value::from(net.addr_of(all & !net.mask()).to_string())
         }
         "broadcast" => {
             if net.addr.is_ipv4() && net.prefix < 31 {
@@ -196,7 +196,7 @@ fn query(net: Net, original: &str, q: Option<&str>) -> Result<Value, Error> {
                 if idx >= net.size() {
                     return Ok(f);
                 }
-                Value::from(format!("{}/{}", net.from_u128(base + idx), net.prefix))
+                Value::from(format!("{}/{}", net.addr_of(base + idx), net.prefix))
             } else {
                 return Err(fail(format!("Unknown ipaddr query: {other}")));
             }
@@ -232,7 +232,7 @@ fn filter(v: Value, q: Option<&str>, version: Option<u8>) -> Result<Value, Error
         let mut out = Vec::new();
         for item in v.try_iter()? {
             let r = one(&item, q, version)?;
-            if !(r.kind() == ValueKind::Bool && !r.is_true()) {
+            if r.kind() != ValueKind::Bool || r.is_true() {
                 out.push(r);
             }
         }

@@ -212,7 +212,7 @@ fn subelements_lookup(terms: &[Value]) -> Result<Vec<Value>, Error> {
     let (Some(list), Some(path)) = (terms.first(), terms.get(1)) else {
         return Err(bad(""));
     };
-    let skip_missing = terms.get(2).is_some_and(|f| f.get_attr("skip_missing").is_ok_and(|s| super::filters::to_bool(s)));
+    let skip_missing = terms.get(2).is_some_and(|f| f.get_attr("skip_missing").is_ok_and(super::filters::to_bool));
     let keys: Vec<String> = py_str(path).split('.').map(str::to_string).collect();
     let elements: Vec<Json> = match value_to_json(list)? {
         Json::Array(a) => a,

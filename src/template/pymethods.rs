@@ -165,7 +165,7 @@ fn map_method(state: &mut State<'_, '_>, value: &Value, method: &str, args: &[Va
         Ok(match method {
             "items" => {
                 let (): () = from_args(args)?;
-                state.apply_filter("items", &[value.clone()])?
+                state.apply_filter("items", std::slice::from_ref(value))?
             }
             "keys" => {
                 let (): () = from_args(args)?;
@@ -181,7 +181,7 @@ fn map_method(state: &mut State<'_, '_>, value: &Value, method: &str, args: &[Va
             }
             "get" => {
                 let (key, default): (Value, Option<Value>) = from_args(args)?;
-                match super::get_item(&value, &key) {
+                match super::get_item(value, &key) {
                     Some(v) if !v.is_undefined() => v,
                     _ => default.unwrap_or(Value::from(())),
                 }
@@ -513,7 +513,7 @@ fn group(digits: &str, grouping: bool) -> String {
     }
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

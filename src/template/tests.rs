@@ -16,7 +16,8 @@ use super::filters::{fail, py_regex, py_str, to_bool};
 pub(super) fn register(env: &mut Environment<'static>) {
     register_tests(env);
     // minijinja's own tests under their qualified names too.
-    let builtin: [(&str, fn(&Value) -> bool); 8] = [
+    type Check = fn(&Value) -> bool;
+    let builtin: [(&str, Check); 8] = [
         ("defined", |v| !v.is_undefined()),
         ("undefined", |v| v.is_undefined()),
         ("none", |v| v.is_none()),
@@ -178,7 +179,7 @@ fn regex_test(value: Value, pattern: String, kwargs: Kwargs, test: &str) -> Resu
 fn contains(seq: &Value, v: &Value) -> Result<bool, Error> {
     match seq.kind() {
         ValueKind::String => Ok(seq.as_str().unwrap_or_default().contains(&py_str(v))),
-        ValueKind::Map => Ok(super::get_item(&seq, v).is_some_and(|x| !x.is_undefined())),
+        ValueKind::Map => Ok(super::get_item(seq, v).is_some_and(|x| !x.is_undefined())),
         _ => Ok(seq.try_iter()?.any(|x| x == *v)),
     }
 }
@@ -353,7 +354,10 @@ fn loose_cmp(a: &str, b: &str, op: &str) -> Result<Ordering, String> {
 }
 
 /// distutils' StrictVersion: `N.N[.N][{a|b}N]`.
-fn strict_parse(v: &str) -> Result<(u64, u64, u64, Option<(char, u64)>), String> {
+/// major, minor, patch and the pre-release (`a1`, `b2`) of a StrictVersion.
+type Strict = (u64, u64, u64, Option<(char, u64)>);
+
+fn strict_parse(v: &str) -> Result<Strict, String> {
     let bad = || format!("invalid version number '{v}'");
     let (main, pre) = match v.find(['a', 'b']) {
         Some(i) => (&v[..i], Some(&v[i..])),
