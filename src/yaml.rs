@@ -113,22 +113,41 @@ fn key_string(v: Value) -> String {
 }
 
 impl Node {
-    fn into_json(self) -> Value {
-        self.into_spanned().to_json()
-    }
-
-    fn into_spanned(self) -> SNode {
+    fn into_spanned(self, src: &str) -> SNode {
         let loc = self.0.referenced;
+        // An alias's value was written where its anchor is.
+        let defined = self.0.defined;
         let Tagged(raw, tag) = self.0.value;
+        // The scalar as written, to correct the few places where serde-saphyr's YAML 1.1
+        // reading differs from PyYAML's (what Ansible uses).
+        let written = || -> Option<&str> {
+            let span = defined.span();
+            let start = span.byte_offset()? as usize;
+            let len = span.byte_len()? as usize;
+            src.get(start..start + len)
+        };
         let v = match raw {
             Raw::Null => SVal::Scalar(Value::Null),
-            Raw::Bool(b) => SVal::Scalar(Value::Bool(b)),
-            Raw::Int(i) => SVal::Scalar(Value::Number(i.into())),
-            Raw::UInt(u) => SVal::Scalar(Value::Number(u.into())),
-            Raw::Float(f) => SVal::Scalar(Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)),
+            Raw::Bool(b) => SVal::Scalar(match written() {
+                Some(w) if tag.is_none() && !pyyaml_bool(w) => Value::String(w.to_string()),
+                _ => Value::Bool(b),
+            }),
+            Raw::Int(i) => SVal::Scalar(match written() {
+                Some(w) if tag.is_none() && w.trim_start_matches(['-', '+']).starts_with("0o") => Value::String(w.to_string()),
+                _ => Value::Number(i.into()),
+            }),
+            Raw::UInt(u) => SVal::Scalar(match written() {
+                Some(w) if tag.is_none() && w.trim_start_matches(['-', '+']).starts_with("0o") => Value::String(w.to_string()),
+                _ => Value::Number(u.into()),
+            }),
+            Raw::Float(f) => SVal::Scalar(match written() {
+                // PyYAML needs a dot in a float: `1e3` is a string there.
+                Some(w) if tag.is_none() && !w.contains('.') => Value::String(w.to_string()),
+                _ => Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number),
+            }),
             Raw::Str(s) => SVal::Scalar(Value::String(s)),
-            Raw::Seq(items) => SVal::Seq(items.into_iter().map(Node::into_spanned).collect()),
-            Raw::Map(entries) => SVal::Map(entries.into_iter().map(|(k, v)| (k.into_spanned(), v.into_spanned())).collect()),
+            Raw::Seq(items) => SVal::Seq(items.into_iter().map(|n| n.into_spanned(src)).collect()),
+            Raw::Map(entries) => SVal::Map(entries.into_iter().map(|(k, v)| (k.into_spanned(src), v.into_spanned(src))).collect()),
         };
         let v = match tag.as_deref() {
             Some("!vault") | Some("!vault-encrypted") => SVal::Scalar(wrap("__ansible_vault", SNode { line: 0, column: 0, v }.to_json())),
@@ -137,6 +156,16 @@ impl Node {
         };
         SNode { line: loc.line() as usize, column: loc.column() as usize, v }
     }
+}
+
+/// PyYAML's YAML 1.1 booleans: yes/no/true/false/on/off in lower, Title or UPPER case
+/// (not `y`/`n`, not mixed case).
+fn pyyaml_bool(w: &str) -> bool {
+    let w = w.trim();
+    ["yes", "no", "true", "false", "on", "off"].iter().any(|b| {
+        let title = format!("{}{}", b[..1].to_uppercase(), &b[1..]);
+        w == *b || w == title || w == b.to_uppercase()
+    })
 }
 
 /// A YAML node that remembers where it was written (1-based line and column), for
@@ -260,7 +289,7 @@ pub fn load(text: &str, file: &Path) -> Result<Value, Diagnostic> {
         return Ok(Value::Null);
     }
     let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
-    Ok(node.into_json())
+    Ok(node.into_spanned(text).to_json())
 }
 
 /// Parse one YAML document, keeping positions. An empty document is a `null` node.
@@ -269,7 +298,7 @@ pub fn load_spanned(text: &str, file: &Path) -> Result<SNode, Diagnostic> {
         return Ok(SNode { line: 1, column: 1, v: SVal::Scalar(Value::Null) });
     }
     let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
-    Ok(node.into_spanned())
+    Ok(node.into_spanned(text))
 }
 
 /// Read and parse a YAML file.
@@ -295,6 +324,18 @@ mod tests {
             v,
             json!({"become": true, "enabled": true, "name": false, "mode": 420, "version": 1.1, "quoted": "yes", "tilde": null, "port": 22})
         );
+    }
+
+    #[test]
+    fn pyyaml_scalar_quirks() {
+        let aliased = y("a: &t yes\nb: *t\nc: &n y\nd: *n\n");
+        assert_eq!(aliased, json!({"a": true, "b": true, "c": "y", "d": "y"}));
+        let v = y("a: [x, y, n, Y, yEs, YES, Off]\nb: 0o17\nc: 1e3\nd: 1.5e3\ne: 0x1f\n");
+        assert_eq!(v["a"], json!(["x", "y", "n", "Y", "yEs", true, false]));
+        assert_eq!(v["b"], json!("0o17"));
+        assert_eq!(v["c"], json!("1e3"));
+        assert_eq!(v["d"], json!(1500.0));
+        assert_eq!(v["e"], json!(31));
     }
 
     #[test]

@@ -19,7 +19,8 @@ use minijinja::value::{Kwargs, Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, Value};
 use serde_json::Value as Json;
 
-use super::filters::{fail, format_time, now_epoch, py_str};
+use super::dates::{format_time, now_epoch};
+use super::filters::{fail, py_str};
 use super::{crypt, value_to_json, with_call, Call};
 
 pub(super) fn register(env: &mut Environment<'static>) {
@@ -49,7 +50,7 @@ pub(crate) fn search_dirs(call: &Call<'_>, subdir: &str) -> Vec<PathBuf> {
 
 /// Find a file: absolute paths as they are, relative ones in [`search_dirs`].
 fn find_file(call: &Call<'_>, subdir: &str, name: &str) -> Option<PathBuf> {
-    let name = super::filters::expanduser(name);
+    let name = super::paths::expanduser(name);
     let path = Path::new(&name);
     if path.is_absolute() {
         return path.exists().then(|| path.to_path_buf());
@@ -345,7 +346,7 @@ fn fileglob(call: &Call<'_>, terms: &[Value]) -> Vec<Value> {
     for t in terms {
         let pattern = py_str(t);
         if Path::new(&pattern).is_absolute() {
-            out.extend(super::filters::glob_files(&pattern).into_iter().map(Value::from));
+            out.extend(super::paths::glob_files(&pattern).into_iter().map(Value::from));
             continue;
         }
         // Like Ansible: the first search directory holding the pattern's directory wins.
@@ -353,7 +354,7 @@ fn fileglob(call: &Call<'_>, terms: &[Value]) -> Vec<Value> {
         for base in search_dirs(call, "files") {
             if base.join(&dir).is_dir() {
                 let full = base.join(&pattern);
-                let found = super::filters::glob_files(&full.to_string_lossy());
+                let found = super::paths::glob_files(&full.to_string_lossy());
                 if !found.is_empty() {
                     out.extend(found.into_iter().map(Value::from));
                     break;
@@ -461,9 +462,9 @@ fn password(call: &Call<'_>, term: &str, kwargs: &Kwargs) -> Result<Value, Error
     let encrypt = param("encrypt")?;
     let seed = param("seed")?;
     let path = if relpath == "/dev/null" || Path::new(&relpath).is_absolute() {
-        PathBuf::from(super::filters::expanduser(&relpath))
+        PathBuf::from(super::paths::expanduser(&relpath))
     } else {
-        call.templar.playbook_dir().join(super::filters::expanduser(&relpath))
+        call.templar.playbook_dir().join(super::paths::expanduser(&relpath))
     };
     let store = path != Path::new("/dev/null");
 
@@ -713,6 +714,6 @@ fn now(kwargs: Kwargs) -> Result<Value, Error> {
     let epoch = now_epoch();
     Ok(match fmt {
         Some(fmt) => Value::from(format_time(&fmt, epoch)),
-        None => Value::from_object(super::filters::DateTime { epoch }),
+        None => Value::from_object(super::dates::DateTime { epoch }),
     })
 }

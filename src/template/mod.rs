@@ -1,55 +1,93 @@
 //! Templates: Jinja2 with Ansible's meaning, on top of minijinja.
 //!
 //! The principal type is [`Templar`]: one minijinja [`Environment`] built once with Ansible's
-//! filters, tests, lookups and Python string methods, plus a cache of every compiled template
-//! and expression (each distinct string is compiled once). Callers hand it strings or values
-//! and a variable map ([`Vars`]) and get back values or a [`TemplateError`] whose `Display`
-//! reads like Ansible's: ``'pkg_name' is undefined in `{{ pkg_name }}` ``.
+//! filters, tests, lookups and Python methods, whose template cache compiles each distinct
+//! string once. Callers hand it strings, values or template files plus the variables
+//! ([`Vars`]) and search paths, and get back JSON values or a [`TemplateError`] whose
+//! `Display` reads like Ansible's: ``'pkg_name' is undefined in `{{ pkg_name }}` ``.
+//! Variables are never copied: filters, lookups and lazy variables read them through the
+//! current call (see `Call`).
 //!
-//! What matches Ansible (ansible-core 2.19 was the oracle):
+//! What matches Ansible (ansible-core 2.19 was the oracle, see `unit_tests`):
 //!
-//! - **Native types**: a string that renders as one node (`"{{ users }}"`, also
-//!   `"{% if x %}{{ [1] }}{% endif %}"`) keeps the value's type (list, dict, int, bool, None);
+//! - **Native types**: a template that renders as one node (`"{{ users }}"`, also
+//!   `"{% if x %}{{ [1] }}{% endif %}"`) keeps the value's type (list, dict, int, bool, null);
 //!   anything else is a string. `None` prints as nothing inside a string, booleans as
-//!   `True`/`False`, lists and dicts in Python's repr. Strings without `{{`, `{%` or `{#` are
-//!   returned untouched without touching minijinja. Trailing newlines of the source are kept.
+//!   `True`/`False`, lists and dicts in Python's repr, floats like Python (`1e+17`). Strings
+//!   without `{{`, `{%` or `{#` come back untouched without touching minijinja. Trailing
+//!   newlines of the source are kept; `trim_blocks` is on.
 //! - **Lazy variables**: a variable whose value (or any string nested in it) contains a
-//!   template is rendered when it is used, with the same variables, so `a: "{{ b }}"` works in
-//!   any order. A loop (`a: "{{ a }}"`) is reported as an error, not a stack overflow.
-//! - **Undefined**: printing, filtering or iterating... an undefined value is an error that
-//!   names it (`'foo' is undefined`, `object of type 'dict' has no attribute 'bar'`), while
-//!   `a.b.c | default(x)`, `a.b is defined` and `a.b.c | mandatory` work on chains.
+//!   template is rendered when it is used (once per call), with the same variables, so
+//!   `a: "{{ b }}"` works in any order and only the parts used are rendered. A loop
+//!   (`a: "{{ a }}"`) is reported as an error, not a stack overflow.
+//! - **Undefined**: printing an undefined value or passing it to a filter or lookup is an
+//!   error that names it (`'foo' is undefined`, `object of type 'dict' has no attribute
+//!   'bar'`), while `a.b.c | default(x)`, `a.b is defined` and `a.b | mandatory` work on
+//!   chains.
 //! - **Unsafe strings**: `{"__ansible_unsafe": "text"}` renders as `text` and is never
-//!   templated. `{"__ansible_vault": ...}` is passed through as a dict.
+//!   templated. `{"__ansible_vault": ...}` is passed through as a dict (`is vault_encrypted`).
 //! - **Backslashes**: inside `{{ }}` of inline templates, backslashes in string literals are
 //!   literal (Ansible's `escape_backslashes`), so `regex_replace('(a)', '\1')` written in YAML
-//!   works; conditionals and template files use Jinja's normal escapes.
-//! - Filters ([`filters`], [`collections`]), tests ([`tests`]), lookups and `query`/`q`
-//!   ([`lookups`]), globals `omit`, `range`, `dict`, `lookup`, `query`, `q`, `now()`,
-//!   Python methods on strings, dicts and lists ([`pymethods`]).
+//!   works; conditionals and template files use Jinja's escapes.
+//! - **Names**: every filter and test also answers to `ansible.builtin.<name>`.
+//!
+//! Filters (`filters`, `collections`, `paths`, `serialize`, `dates`, `ipaddr`):
+//! `default`/`d`, `mandatory`, `bool`, `int`, `float`, `string`, `lower`, `upper`,
+//! `capitalize`, `title`, `replace`, `trim`, `split`, `join`, `length`/`count`, `first`,
+//! `last`, `min`, `max`, `sum`, `sort`, `reverse`, `unique`, `union`, `intersect`,
+//! `difference`, `symmetric_difference`, `map`, `select`, `reject`, `selectattr`,
+//! `rejectattr`, `groupby`, `batch`, `slice`, `dictsort`, `items`, `list`, `dict2items`,
+//! `items2dict`, `combine` (`recursive`, `list_merge`), `zip`, `zip_longest`, `flatten`,
+//! `product`, `permutations`, `combinations`, `subelements`, `rekey_on_member`, `extract`,
+//! `regex_replace`, `regex_search`, `regex_findall`, `regex_escape`, `to_json`,
+//! `to_nice_json`, `tojson`, `from_json`, `to_yaml`, `to_nice_yaml`, `from_yaml`,
+//! `from_yaml_all`, `b64encode`, `b64decode`, `hash`, `checksum`, `md5`, `sha1`,
+//! `password_hash` (`sha512`, `sha256`, `md5`), `to_uuid`, `quote`, `basename`, `dirname`,
+//! `expanduser`, `expandvars`, `realpath`, `relpath`, `splitext`, `normpath`, `path_join`,
+//! `commonpath`, `fileglob`, `urlsplit`, `urldecode`, `urlencode`, `ternary`, `type_debug`,
+//! `comment`, `human_readable`, `human_to_bytes`, `random` (with Python's seeded sequence),
+//! `shuffle`, `log`, `pow`, `root`, `strftime`, `format`, `indent`, `abs`, `round`,
+//! `ipaddr`/`ipv4`/`ipv6`/`ipwrap` (basic queries).
+//!
+//! Tests (`tests`): `defined`, `undefined`, `none`, `succeeded`/`success`/`successful`,
+//! `failed`/`failure`, `changed`/`change`, `skipped`/`skip`, `reachable`, `unreachable`,
+//! `finished`, `started`, `timedout`, `match`, `search`, `regex`, `in`, `contains`,
+//! `version`/`version_compare` (loose, strict, semver, pep440), `subset`, `superset`,
+//! `string`, `number`, `mapping`, `sequence`, `iterable`, `boolean`, `truthy`, `falsy`,
+//! `any`, `all`, `nan`, `vault_encrypted`, `vaulted_file`, and on controller paths `file`,
+//! `directory`, `exists`, `link`, `link_exists`, `abs`, `same_file`, `mount`.
+//!
+//! Globals: `omit` ([`OMIT`]), `range`, `dict`, `namespace`, `lookup`, `query`/`q`, `now()`.
+//! Lookups are listed in `lookups`; Python methods in `pymethods`.
 //!
 //! Deliberately not supported (yet):
 //!
 //! - Python's `%` operator on strings (`'%s' % x`): use `'%s' | format(x)` or `.format()`.
-//! - An undefined variable in `if`, `not`, `and`/`or`, a comparison or a `for` loop is falsy
-//!   or empty instead of an error (minijinja's chainable undefined); it is an error when it is
-//!   printed, passed to a filter, or is the whole result of `when:`.
-//! - 2.19's "conditionals must be booleans": `when:` uses Python truthiness, like 2.18.
-//! - `union`, `intersect`, `difference`, `symmetric_difference` keep the input order; Ansible
-//!   returns Python set order, which is not stable between runs anyway.
-//! - `now()` and `strftime` use UTC (no time zone database).
-//! - `hostvars` gets no special treatment: strings in another host's vars are rendered with the
-//!   current host's variables.
-//! - Lookups not listed in [`lookups`] (`url`, `csvfile`, `ini`, `unvault`, ...),
-//!   `json_query`, the `ipaddr` family beyond the basics, `to_datetime`, `vault`.
+//! - An undefined variable in `if`, `not`, a comparison, `~` or a `for` loop is falsy, empty
+//!   or `''` instead of an error (minijinja's chainable undefined); it is an error when it is
+//!   printed, filtered, looked up, or is the whole result of `when:`.
+//! - 2.19's "conditionals must be booleans": `when:` uses Python truthiness, like 2.18 did.
+//! - Set operations (`union`, ...) keep the input order (integers come out sorted); Ansible
+//!   returns Python set order, which for strings changes from run to run.
+//! - `now()` and `strftime` use UTC (no time zone database); no `to_datetime`.
+//! - `hostvars` gets no special treatment: strings in another host's vars are rendered with
+//!   the current host's variables.
+//! - `errors='warn'` in lookups ignores silently (there is no printer here).
+//! - Lookups `url`, `csvfile`, `ini`, `unvault`, `config`, `inventory_hostnames`; filters
+//!   `json_query`, `vault`/`unvault`, `to_datetime`, the rest of `ansible.utils`.
 
 mod collections;
+mod context;
 mod crypt;
+mod dates;
 mod filters;
 mod ipaddr;
 mod lookups;
+mod paths;
 mod pymethods;
 mod pyrandom;
+mod serialize;
+mod syntax;
 mod tests;
 mod yaml_out;
 
@@ -60,12 +98,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
 use serde_json::Value as Json;
+
+use context::{AllVars, Lazy, PathKey, Root};
+pub(crate) use context::{get_item, plain_value, undefined_error, value_to_json};
+use syntax::{escape_backslashes, keep_trailing_newlines, normalize_path, parse_path, split_last, strip_unknown, undefined_path};
 
 /// Variables as the engine keeps them.
 pub type Vars = serde_json::Map<String, Json>;
@@ -77,6 +117,9 @@ pub const OMIT: &str = "__omit_place_holder__provision__";
 const INLINE: char = '\u{1}';
 const EXPR: char = '\u{2}';
 const FILE: char = '\u{3}';
+
+/// How deep variables may refer to variables that refer to variables...
+const MAX_LAZY_DEPTH: usize = 64;
 
 /// The key under which a value marked `!unsafe` is stored.
 const UNSAFE_KEY: &str = "__ansible_unsafe";
@@ -189,7 +232,12 @@ impl Templar {
     pub fn eval(&self, expr: &str, vars: &Vars, search: &[PathBuf]) -> Result<Json, TemplateError> {
         let call = Call::new(self, vars, search);
         let _scope = Scope::enter(&call);
-        let value = if has_template(expr) { call.render_inline(expr)? } else { call.eval_expr(expr)? };
+        let value = if has_template(expr) {
+            // Like conditionals, no backslash escaping (Ansible evaluates these the same way).
+            call.render_key(&format!("{EXPR}{expr}"), expr, true)?
+        } else {
+            call.eval_expr(expr)?
+        };
         call.to_json(&value, expr)
     }
 
@@ -243,7 +291,7 @@ pub(crate) struct Call<'a> {
     pub(crate) templar: &'a Templar,
     pub(crate) vars: &'a Vars,
     pub(crate) search: &'a [PathBuf],
-    /// Top-level variables already converted for minijinja in this call.
+    /// Variables (by name) and rendered lazy strings (by path) converted in this call.
     converted: RefCell<HashMap<String, Value>>,
     /// Variables being rendered right now (recursion guard), by path (`a`, `d.x`).
     resolving: RefCell<Vec<String>>,
@@ -361,16 +409,26 @@ impl<'a> Call<'a> {
                 value
             }
             Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
-            Json::Array(a) => Value::from_object(Lazy { call: self.id, pointer: pointer.to_vec(), path: path.to_string(), seq_len: Some(a.len()) }),
-            Json::Object(_) => Value::from_object(Lazy { call: self.id, pointer: pointer.to_vec(), path: path.to_string(), seq_len: None }),
+            Json::Array(a) => Value::from_object(Lazy::new(self.id, pointer, path, Some(a.len()))),
+            Json::Object(_) => Value::from_object(Lazy::new(self.id, pointer, path, None)),
             _ => plain_value(json),
         }
     }
 
     /// Render the template string of a variable, guarding against loops.
     fn render_lazy(&self, s: &str, path: &str) -> Value {
-        if self.resolving.borrow().iter().any(|p| p == path) {
-            let e = TemplateError::new(format!("recursive loop detected in template: `{path}` refers to itself"), s);
+        let (looping, depth) = {
+            let resolving = self.resolving.borrow();
+            (resolving.iter().any(|p| p == path), resolving.len())
+        };
+        // Each level is a nested render on the Rust stack; Ansible stops at Python's limit.
+        if looping || depth >= MAX_LAZY_DEPTH {
+            let message = if looping {
+                format!("recursive loop detected in template: `{path}` refers to itself")
+            } else {
+                format!("recursive loop detected in template: more than {MAX_LAZY_DEPTH} nested variables at `{path}`")
+            };
+            let e = TemplateError::new(message, s);
             self.nested.borrow_mut().push(e.clone());
             return Value::from(Error::new(ErrorKind::InvalidOperation, e.message));
         }
@@ -534,7 +592,7 @@ impl<'a> Call<'a> {
             if let Some(cause) = self.lazy_undefined.borrow().get(&normalize_path(&path)) {
                 return cause.clone();
             }
-            let message = if self.mandatory.get() {
+            let message = if self.mandatory.replace(false) {
                 format!("Mandatory variable '{path}' not defined.")
             } else {
                 self.describe_undefined(&path)
@@ -580,223 +638,6 @@ impl<'a> Call<'a> {
             value = value.get_item(segment).ok()?;
         }
         Some(value)
-    }
-}
-
-/// The root context: variables of the current call.
-#[derive(Debug)]
-struct Root;
-
-impl Object for Root {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let name = key.as_str()?;
-        // A lazy value that failed as undefined reads as missing, so the engine makes an
-        // undefined that remembers where it was used.
-        with_call(|c| c.lookup_var(name)).flatten().filter(|v| !v.is_undefined())
-    }
-}
-
-/// The `vars` variable: every variable of the current call, as a dict.
-#[derive(Debug)]
-struct AllVars;
-
-impl Object for AllVars {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let name = key.as_str()?;
-        with_call(|c| c.lookup_var(name)).flatten().filter(|v| !v.is_undefined())
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let keys = with_call(|c| c.vars.keys().map(|k| Value::from(k.as_str())).collect::<Vec<_>>());
-        Enumerator::Values(keys.unwrap_or_default())
-    }
-}
-
-/// A dict or list of the variables, read on access: nothing is copied, and strings with
-/// templates in it are rendered when (and if) they are used. It reads the variables of the
-/// call that made it, and nothing once that call is over.
-#[derive(Debug)]
-struct Lazy {
-    call: u64,
-    /// Keys from the top-level variable down.
-    pointer: Vec<PathKey>,
-    /// The same as text (`d.x[0]`), for loop detection and errors.
-    path: String,
-    /// `Some(len)` for a list.
-    seq_len: Option<usize>,
-}
-
-#[derive(Debug, Clone)]
-enum PathKey {
-    Key(String),
-    Index(usize),
-}
-
-impl Lazy {
-    /// Run `f` on this node of the current call's variables.
-    fn with_node<R>(&self, f: impl FnOnce(&Call<'_>, &Json) -> R) -> Option<R> {
-        with_call(|c| {
-            if c.id != self.call {
-                return None;
-            }
-            let (PathKey::Key(name), rest) = self.pointer.split_first()? else {
-                return None;
-            };
-            let mut node = c.vars.get(name)?;
-            for key in rest {
-                node = match (key, node) {
-                    (PathKey::Key(k), Json::Object(m)) => m.get(k)?,
-                    (PathKey::Index(i), Json::Array(a)) => a.get(*i)?,
-                    _ => return None,
-                };
-            }
-            Some(f(c, node))
-        })
-        .flatten()
-    }
-
-    fn child(&self, call: &Call<'_>, key: PathKey, json: &Json) -> Value {
-        let path = match &key {
-            PathKey::Key(k) => format!("{}.{k}", self.path),
-            PathKey::Index(i) => format!("{}[{i}]", self.path),
-        };
-        let mut pointer = self.pointer.clone();
-        pointer.push(key);
-        call.convert(json, &pointer, &path)
-    }
-}
-
-impl Object for Lazy {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        if self.seq_len.is_some() {
-            ObjectRepr::Seq
-        } else {
-            ObjectRepr::Map
-        }
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.with_node(|call, node| match node {
-            Json::Object(m) => {
-                let k = key.as_str()?;
-                m.get(k).map(|v| self.child(call, PathKey::Key(k.to_string()), v))
-            }
-            Json::Array(a) => {
-                let i = key.as_i64()?;
-                let i = if i < 0 { a.len() as i64 + i } else { i };
-                let i = usize::try_from(i).ok()?;
-                a.get(i).map(|v| self.child(call, PathKey::Index(i), v))
-            }
-            _ => None,
-        })
-        .flatten()
-        // A lazy value that failed as undefined reads as missing, so the engine makes an
-        // undefined that remembers where it was used.
-        .filter(|v| !v.is_undefined())
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        if let Some(len) = self.seq_len {
-            return Enumerator::Seq(len);
-        }
-        let keys = self.with_node(|_, node| match node {
-            Json::Object(m) => m.keys().map(|k| Value::from(k.as_str())).collect(),
-            _ => Vec::new(),
-        });
-        Enumerator::Values(keys.unwrap_or_default())
-    }
-
-    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        match self.seq_len {
-            Some(len) => Some(len),
-            None => self.with_node(|_, node| node.as_object().map_or(0, serde_json::Map::len)),
-        }
-    }
-}
-
-/// Convert JSON without templates to a minijinja value.
-pub(crate) fn plain_value(json: &Json) -> Value {
-    match json {
-        Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
-        _ => Value::from(Serde(json)),
-    }
-}
-
-/// Convert a minijinja value to JSON. Undefined and invalid values are errors.
-pub(crate) fn value_to_json(v: &Value) -> Result<Json, Error> {
-    use minijinja::value::ValueKind as K;
-    Ok(match v.kind() {
-        K::Undefined => return Err(undefined_error(v)),
-        K::None => Json::Null,
-        K::Bool => Json::Bool(v.is_true()),
-        K::Number => number_to_json(v),
-        K::String => Json::String(v.as_str().unwrap_or_default().to_string()),
-        K::Bytes => Json::String(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned()),
-        K::Seq | K::Iterable => {
-            let mut out = Vec::new();
-            for item in v.try_iter()? {
-                out.push(value_to_json(&item)?);
-            }
-            Json::Array(out)
-        }
-        K::Map => {
-            let mut out = serde_json::Map::new();
-            for key in v.try_iter()? {
-                let item = v.get_item(&key)?;
-                out.insert(key_string(&key), value_to_json(&item)?);
-            }
-            Json::Object(out)
-        }
-        K::Invalid => {
-            // Surfaces the error the value carries.
-            serde_json::to_value(v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?
-        }
-        _ => Json::String(v.to_string()),
-    })
-}
-
-fn number_to_json(v: &Value) -> Json {
-    if !v.is_integer() {
-        return match f64::try_from(v.clone()) {
-            Ok(f) if f.is_finite() => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
-            _ => Json::String(v.to_string()),
-        };
-    }
-    if let Some(i) = v.as_i64() {
-        return Json::from(i);
-    }
-    match serde_json::to_value(v) {
-        Ok(Json::Number(n)) => Json::Number(n),
-        _ => match f64::try_from(v.clone()) {
-            Ok(f) if f.is_finite() => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
-            _ => Json::String(v.to_string()),
-        },
-    }
-}
-
-/// `v[key]`, or `None` when missing (or undefined).
-pub(crate) fn get_item(v: &Value, key: &Value) -> Option<Value> {
-    v.get_item(key).ok().filter(|x| !x.is_undefined())
-}
-
-/// A dict key as Python's `str()` would print it.
-pub(crate) fn key_string(k: &Value) -> String {
-    match k.as_str() {
-        Some(s) => s.to_string(),
-        None => k.to_string(),
-    }
-}
-
-/// An undefined-value error that remembers where the value came from, so that the message
-/// names it (minijinja only exposes this through `get_attr` on the undefined value).
-pub(crate) fn undefined_error(v: &Value) -> Error {
-    match v.get_attr("__provision_undefined__") {
-        Err(e) => e,
-        Ok(_) => Error::from(ErrorKind::UndefinedError),
     }
 }
 
@@ -858,148 +699,6 @@ fn join_template_path<'s>(name: &'s str, parent: &'s str) -> std::borrow::Cow<'s
         Some(p) => p.to_string_lossy().into_owned().into(),
         None => name.into(),
     }
-}
-
-/// Double the backslashes in string literals inside `{{ }}`, as Ansible does for templates
-/// from YAML, so `'\1'` and `'\d'` reach filters as written.
-fn escape_backslashes(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('\\') || !s.contains("{{") {
-        return s.into();
-    }
-    let bytes = s.as_bytes();
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut i = 0;
-    let mut in_expr = false;
-    let mut last = 0;
-    while i < bytes.len() {
-        if !in_expr {
-            if s[i..].starts_with("{{") {
-                in_expr = true;
-                i += 2;
-            } else if s[i..].starts_with("{% raw %}") || s[i..].starts_with("{%raw%}") {
-                i = s[i..].find("endraw").map_or(bytes.len(), |p| i + p);
-            } else {
-                i += 1;
-            }
-            continue;
-        }
-        match bytes[i] {
-            b'}' if s[i..].starts_with("}}") => {
-                in_expr = false;
-                i += 2;
-            }
-            q @ (b'\'' | b'"') => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != q {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                let end = i.min(bytes.len());
-                out.push_str(&s[last..start]);
-                out.push_str(&s[start..end].replace('\\', "\\\\"));
-                last = end;
-                i += 1;
-            }
-            _ => i += 1,
-        }
-    }
-    out.push_str(&s[last..]);
-    out.into()
-}
-
-/// Ansible keeps the source's trailing newlines that Jinja strips.
-fn keep_trailing_newlines(source: &str, mut out: String) -> String {
-    let want = source.len() - source.trim_end_matches('\n').len();
-    let have = out.len() - out.trim_end_matches('\n').len();
-    for _ in have..want {
-        out.push('\n');
-    }
-    out
-}
-
-/// The path in minijinja's "`a.b` is undefined" detail.
-fn undefined_path(detail: &str) -> Option<String> {
-    let start = detail.find('`')?;
-    let rest = &detail[start + 1..];
-    let end = rest.find('`')?;
-    if rest[end..].starts_with("` is undefined") {
-        Some(rest[..end].to_string())
-    } else {
-        None
-    }
-}
-
-/// `d['x'][0]` → `d.x[0]`, the form lazy paths are recorded in.
-fn normalize_path(path: &str) -> String {
-    match parse_path(path) {
-        Some(segments) => {
-            let mut out = String::new();
-            for (i, s) in segments.iter().enumerate() {
-                match s.as_str() {
-                    Some(k) if i == 0 => out.push_str(k),
-                    Some(k) => {
-                        out.push('.');
-                        out.push_str(k);
-                    }
-                    None => out.push_str(&format!("[{s}]")),
-                }
-            }
-            out
-        }
-        None => path.to_string(),
-    }
-}
-
-/// Split `a.b.c` / `a['b']` / `a[0]` into its parent and last key.
-fn split_last(path: &str) -> Option<(&str, String)> {
-    if let Some(stripped) = path.strip_suffix(']') {
-        let open = stripped.rfind('[')?;
-        let key = stripped[open + 1..].trim_matches(|c| c == '\'' || c == '"');
-        return Some((&path[..open], key.to_string()));
-    }
-    let dot = path.rfind('.')?;
-    Some((&path[..dot], path[dot + 1..].to_string()))
-}
-
-/// Parse a plain access path into keys: identifiers, `.attr`, `[int]`, `['str']`.
-fn parse_path(path: &str) -> Option<Vec<Value>> {
-    let mut out = Vec::new();
-    let mut rest = path.trim();
-    let ident_len = |s: &str| s.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(s.len());
-    let n = ident_len(rest);
-    if n == 0 {
-        return None;
-    }
-    out.push(Value::from(&rest[..n]));
-    rest = &rest[n..];
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
-            let n = ident_len(r);
-            if n == 0 {
-                return None;
-            }
-            out.push(Value::from(&r[..n]));
-            rest = &r[n..];
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let close = r.find(']')?;
-            let inner = r[..close].trim();
-            if let Ok(i) = inner.parse::<i64>() {
-                out.push(Value::from(i));
-            } else if inner.len() >= 2 && (inner.starts_with('\'') || inner.starts_with('"')) {
-                out.push(Value::from(&inner[1..inner.len() - 1]));
-            } else {
-                return None;
-            }
-            rest = &r[close + 1..];
-        } else {
-            return None;
-        }
-    }
-    Some(out)
-}
-
-fn strip_unknown(detail: &str, prefix: &str) -> String {
-    detail.trim_start_matches(prefix).trim_end_matches(" is unknown").to_string()
 }
 
 /// Python's name for a value's type, as `type_debug` and error messages print it.
