@@ -18,6 +18,7 @@ pub mod args;
 pub mod command;
 pub mod ping;
 pub mod quote;
+pub mod util;
 pub mod setup;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};

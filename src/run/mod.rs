@@ -149,13 +149,39 @@ pub struct Catalog;
 /// The one catalog.
 pub static CATALOG: Catalog = Catalog;
 
+/// `template`: rendered on the control machine, then written by `copy`.
+const TEMPLATE_ARGS: &[provision_modules::ArgSpec] = {
+    use provision_modules::{ArgSpec as A, ArgType as T};
+    &[
+        A::new("src", T::Path, "The Jinja2 template on the control machine (looked up in templates/).").required(),
+        A::new("dest", T::Path, "Where to write the result on the host.").required(),
+        A::new("mode", T::Raw, "Permissions of the file."),
+        A::new("owner", T::Str, "Owner of the file."),
+        A::new("group", T::Str, "Group of the file."),
+        A::new("backup", T::Bool, "Keep a copy of the old file.").default("no"),
+        A::new("force", T::Bool, "Replace a file whose content differs.").default("yes"),
+        A::new("validate", T::Str, "A command to check the new file (`%s` is its path) before it replaces the old."),
+        A::new("newline_sequence", T::Str, "Accepted; files are written with \\n."),
+        A::new("trim_blocks", T::Bool, "Accepted; blocks are trimmed."),
+        A::new("lstrip_blocks", T::Bool, "Accepted."),
+        A::new("output_encoding", T::Str, "Accepted; output is UTF-8."),
+        A::new("follow", T::Bool, "Accepted."),
+        A::new("unsafe_writes", T::Bool, "Accepted; writes are always atomic."),
+    ]
+};
+
+/// Modules the engine provides on top of the registry's.
+const ENGINE_MODULES: &[&str] = &["template"];
+
 impl crate::playbook::ModuleCatalog for Catalog {
     fn exists(&self, name: &str) -> bool {
-        provision_modules::find(name).is_some()
+        provision_modules::find(name).is_some() || ENGINE_MODULES.contains(&crate::playbook::keywords::short_name(name))
     }
 
     fn names(&self) -> Vec<&'static str> {
-        provision_modules::registry().iter().map(|m| m.doc().name).collect()
+        let mut n: Vec<&'static str> = provision_modules::registry().iter().map(|m| m.doc().name).collect();
+        n.extend(ENGINE_MODULES);
+        n
     }
 
     fn free_form_keys(&self, name: &str) -> Option<Vec<&'static str>> {
@@ -167,6 +193,9 @@ impl crate::playbook::ModuleCatalog for Catalog {
     }
 
     fn check_args(&self, name: &str, args: &Map<String, Value>) -> Result<(), (Option<String>, String, Option<String>)> {
+        if crate::playbook::keywords::short_name(name) == "template" {
+            return provision_modules::validate("template", TEMPLATE_ARGS, args, &[]).map(|_| ()).map_err(|e| (e.argument, e.message, e.hint));
+        }
         let Some(m) = provision_modules::find(name) else { return Ok(()) };
         let doc = m.doc();
         provision_modules::validate(doc.name, doc.args, args, &["_raw_params"]).map(|_| ()).map_err(|e| (e.argument, e.message, e.hint))

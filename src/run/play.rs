@@ -1291,11 +1291,59 @@ impl<'a> Engine<'a> {
             }
             _ => {}
         }
+        // Controller-side files: `copy src=` and `template src=` are looked up in the
+        // role's files/ (templates/) and beside the playbook, as Ansible does.
+        let mut args = args;
+        let mut action = task.action.as_str();
+        if matches!(action, "copy" | "template") && !args.get("remote_src").and_then(to_bool).unwrap_or(false) {
+            if let Some(src) = args.get("src").map(text) {
+                let sub = if action == "template" { "templates" } else { "files" };
+                match find_local(&src, sub, &env.search) {
+                    Some(p) => {
+                        let mut shown = p.display().to_string();
+                        if src.ends_with('/') && !shown.ends_with('/') {
+                            shown.push('/');
+                        }
+                        args.insert("src".into(), Value::String(shown));
+                    }
+                    None => return failed(format!("Could not find or access '{src}'; searched {sub}/ of {}", env.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))),
+                }
+            }
+        }
+        if action == "template" {
+            let Some(src) = args.remove("src").map(|v| text(&v)) else { return failed("missing required argument `src` for module `template`".into()) };
+            let body = match std::fs::read_to_string(&src) {
+                Ok(b) => b,
+                Err(e) => return failed(format!("Could not read template '{src}': {e}")),
+            };
+            let mut tvars = vars.clone();
+            let managed = tvars.get("ansible_managed").cloned().unwrap_or(Value::String("Ansible managed".into()));
+            tvars.insert("ansible_managed".into(), managed);
+            tvars.insert("template_path".into(), Value::String(src.clone()));
+            tvars.insert("template_fullpath".into(), Value::String(src.clone()));
+            tvars.insert("template_host".into(), Value::String(std::env::var("HOSTNAME").unwrap_or_default()));
+            tvars.insert("template_uid".into(), Value::String(std::env::var("USER").unwrap_or_default()));
+            let mut tsearch = env.search.clone();
+            if let Some(dir) = Path::new(&src).parent() {
+                tsearch.insert(0, dir.to_path_buf());
+            }
+            let rendered = match env.templar.render_file(&body, &src, &tvars, &tsearch) {
+                Ok(r) => r,
+                Err(e) => return failed(format!("{e} (in template {src})")),
+            };
+            for k in ["newline_sequence", "trim_blocks", "lstrip_blocks", "block_start_string", "block_end_string", "variable_start_string", "variable_end_string", "output_encoding"] {
+                args.remove(k);
+            }
+            args.insert("content".into(), Value::String(rendered));
+            args.insert("_provision_template_src".into(), Value::String(src));
+            action = "copy";
+        }
         // A module on the host.
-        let Some(module) = provision_modules::find(&task.action) else {
+        let Some(module) = provision_modules::find(action) else {
             return failed(format!("module `{}` is not available", task.action_written));
         };
         let doc = module.doc();
+        let template_src = args.remove("_provision_template_src");
         let args = match provision_modules::validate(doc.name, doc.args, &args, &["_raw_params"]) {
             Ok(a) => a,
             Err(e) => return failed(format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default())),
@@ -1327,7 +1375,10 @@ impl<'a> Engine<'a> {
         let remote = TaskRemote { session: &session, become_: target.become_.clone(), environment };
         let ctx = Context { remote: &remote, check_mode: check, diff };
         match module.run(&args, &ctx).await {
-            Ok(r) => {
+            Ok(mut r) => {
+                if let Some(src) = template_src {
+                    r.0.insert("src".into(), src);
+                }
                 let mut effects = vec![];
                 if let Some(Value::Object(f)) = r.0.get("ansible_facts") {
                     effects.push(Effect::Facts(f.clone()));
@@ -1366,6 +1417,23 @@ impl<'a> Engine<'a> {
             }
         }
     }
+}
+
+/// A controller file named in `src`: absolute, or in `sub/` (files/, templates/) of a
+/// search path (the role first), or directly in one.
+fn find_local(src: &str, sub: &str, search: &[PathBuf]) -> Option<PathBuf> {
+    let p = Path::new(src);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    for base in search {
+        for c in [base.join(sub).join(src), base.join(src)] {
+            if c.exists() {
+                return Some(c);
+            }
+        }
+    }
+    p.exists().then(|| p.to_path_buf())
 }
 
 fn prompt_line(prompt: &str) -> String {
