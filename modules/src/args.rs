@@ -254,15 +254,26 @@ pub fn closest<'a, I>(word: &str, names: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let mut best: Option<(usize, &str)> = None;
+    // Ties go to a name that holds every letter of `word` in order: a dropped letter
+    // (`taks` for `tasks`) is a likelier typo than a changed one (`tags`).
+    let subsequence = |w: &str, n: &str| {
+        let mut it = n.chars();
+        w.chars().all(|c| it.any(|x| x == c))
+    };
+    let mut best: Option<(usize, bool, &str)> = None;
     for n in names {
         let d = edit_distance(word, n);
         let limit = (word.chars().count().max(n.chars().count()) / 3).max(1);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, n));
+        let sub = subsequence(word, n);
+        let better = match best {
+            None => true,
+            Some((bd, bsub, _)) => d < bd || (d == bd && sub && !bsub),
+        };
+        if d <= limit && better {
+            best = Some((d, sub, n));
         }
     }
-    best.map(|(_, n)| n)
+    best.map(|(_, _, n)| n)
 }
 
 /// Split `text` into words the way Ansible's `split_args` does: whitespace separates,
@@ -421,6 +432,7 @@ mod tests {
         assert_eq!(edit_distance("pnig", "ping"), 1);
         assert_eq!(closest("prdo", ["prod", "dev"]), Some("prod"));
         assert_eq!(closest("zzzz", ["prod", "dev"]), None);
+        assert_eq!(closest("taks", ["tags", "tasks"]), Some("tasks"));
     }
 
     #[test]

@@ -463,7 +463,14 @@ impl<'a> Loader<'a> {
         let mut action: Option<(String, String, Value, Loc)> = None;
         let mut looping = None;
         let mut unknown: Vec<(String, Loc)> = Vec::new();
+        // Where each argument key was written, to point errors at it.
+        let mut arg_locs: Vec<(String, Loc)> = Vec::new();
         for (k, v) in node.as_map()? {
+            if key_is_args_holder(&k.key(), self.catalog) {
+                for (ak, _) in v.as_map().unwrap_or(&[]) {
+                    arg_locs.push((ak.key(), loc(file, ak)));
+                }
+            }
             let key = k.key();
             let kat = loc(file, k);
             if key == "name" {
@@ -502,7 +509,7 @@ impl<'a> Loader<'a> {
             } else if TASK.contains(&key.as_str()) {
                 kw.insert(key.clone(), v.to_json());
             } else if self.catalog.exists(short_name(&key)) || ENGINE_ACTIONS.contains(&short_name(&key)) {
-                if let Some((prev, ..)) = &action {
+                if let Some((_, prev, ..)) = &action {
                     self.err(&kat, format!("a task runs one module, but this one names `{prev}` and `{key}`"), Some("split it into two tasks".into()));
                     continue;
                 }
@@ -590,12 +597,16 @@ impl<'a> Loader<'a> {
             if !templated {
                 if let Err((arg, message, hint)) = self.catalog.check_args(&action, &args) {
                     let mut m = message;
+                    let mut at = aat.clone();
                     if let Some(a) = arg {
                         if !m.contains(&a) {
                             m = format!("{m} (`{a}`)");
                         }
+                        if let Some((_, l)) = arg_locs.iter().find(|(k, _)| *k == a) {
+                            at = l.clone();
+                        }
                     }
-                    self.err(&aat, m, hint);
+                    self.err(&at, m, hint);
                 }
             }
         }
@@ -746,6 +757,11 @@ impl<'a> Loader<'a> {
         }
         Some((Item::Block(Block { name: None, block: items, rescue: vec![], always: vec![], kw: Map::new(), loc: at.clone(), role: Some(role) }), handlers))
     }
+}
+
+/// Does this task key hold module arguments as a mapping (the module itself, or `args`)?
+fn key_is_args_holder(key: &str, catalog: &dyn ModuleCatalog) -> bool {
+    key == "args" || catalog.exists(short_name(key)) || ENGINE_ACTIONS.contains(&short_name(key))
 }
 
 /// Where a task file named in `import_tasks`/`include_tasks` is: beside the including

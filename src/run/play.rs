@@ -1172,6 +1172,7 @@ impl<'a> Engine<'a> {
                 match eval_when(env.templar, &as_list(fw), &cvars) {
                     Ok(f) => {
                         result.insert("failed".into(), Value::Bool(f));
+                        result.insert("failed_when_result".into(), Value::Bool(f));
                         if f && !result.contains_key("msg") {
                             result.insert("msg".into(), Value::String("Failed as requested from task".into()));
                         }
