@@ -250,6 +250,9 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
         }
         books.push(loader.load_playbook(path));
     }
+    for w in &loader.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
     if !loader.errors.is_empty() {
         let n = loader.errors.len();
         let mut text = String::new();

@@ -33,3 +33,14 @@ fn every_broken_playbook_gives_its_message() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn yaml_boolean_trap_is_a_warning_with_its_place() {
+    let dir = root().join("tests/playbooks/warnings");
+    let run = provision_in(&dir, ["norway.yml", "-i", "nowhere,", "--syntax-check"], &[]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr(),
+        "[WARNING]: `data: no` is read as the boolean false (YAML 1.1), but `ping` wants text here\n  --> norway.yml:6:9\n   |\n 6 |         data: no\n   |         ^\n   = help: quote it if you meant the word: `data: \"no\"`\n"
+    );
+}

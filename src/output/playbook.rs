@@ -122,6 +122,57 @@ impl Printer {
         self.line(&self.paint(style, text));
     }
 
+    /// `--diff`: the before/after of a result, as a unified diff (Ansible's `_get_diff`).
+    pub fn diff(&self, diff: &Value) {
+        let entries: Vec<&Value> = match diff {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(_) => vec![diff],
+            _ => return,
+        };
+        for d in entries {
+            if let Some(p) = d.get("prepared").and_then(Value::as_str) {
+                self.line(p);
+                continue;
+            }
+            let as_text = |v: Option<&Value>| -> String {
+                match v {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v @ Value::Object(_)) | Some(v @ Value::Array(_)) => {
+                        let mut t = super::pyjson(&v.as_object().cloned().unwrap_or_default(), Some(4));
+                        if v.is_array() {
+                            t = serde_json::to_string_pretty(v).unwrap_or_default();
+                        }
+                        t.push('\n');
+                        t
+                    }
+                    Some(Value::Null) | None => String::new(),
+                    Some(other) => format!("{other}\n"),
+                }
+            };
+            let before = as_text(d.get("before"));
+            let after = as_text(d.get("after"));
+            if before == after {
+                continue;
+            }
+            let bh = d.get("before_header").and_then(Value::as_str).map(|h| format!("before: {h}")).unwrap_or_else(|| "before".into());
+            let ah = d.get("after_header").and_then(Value::as_str).map(|h| format!("after: {h}")).unwrap_or_else(|| "after".into());
+            let text = similar::TextDiff::from_lines(&before, &after).unified_diff().context_radius(3).header(&bh, &ah).to_string();
+            for line in text.lines() {
+                let styled = if line.starts_with('+') && !line.starts_with("+++") {
+                    self.paint(Style::new().green(), line.to_string())
+                } else if line.starts_with('-') && !line.starts_with("---") {
+                    self.paint(Style::new().red(), line.to_string())
+                } else if line.starts_with("@@") {
+                    self.paint(Style::new().cyan(), line.to_string())
+                } else {
+                    line.to_string()
+                };
+                self.line(&styled);
+            }
+            self.line("");
+        }
+    }
+
     pub fn ignoring(&self) {
         self.line(&self.paint(Style::new().cyan(), "...ignoring".into()));
     }

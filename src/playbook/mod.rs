@@ -147,6 +147,10 @@ pub trait ModuleCatalog: Sync {
     fn names(&self) -> Vec<&'static str>;
     /// Keys that the free form `k=v` of this module may set, or `None` if it is not free-form.
     fn free_form_keys(&self, name: &str) -> Option<Vec<&'static str>>;
+    /// Whether argument `arg` of module `name` is a string (for the YAML 1.1 boolean trap).
+    fn is_string_arg(&self, _name: &str, _arg: &str) -> bool {
+        false
+    }
     /// Validate (untemplated) arguments; `Err((argument, message, hint))`.
     fn check_args(&self, name: &str, args: &Map<String, Value>) -> Result<(), (Option<String>, String, Option<String>)>;
 }
@@ -156,6 +160,8 @@ pub struct Loader<'a> {
     pub catalog: &'a dyn ModuleCatalog,
     pub roles_path: Vec<PathBuf>,
     pub errors: Vec<Diagnostic>,
+    /// Things that are allowed but probably not meant (the YAML 1.1 boolean trap).
+    pub warnings: Vec<Diagnostic>,
     /// Source texts by file, for the snippet in errors.
     texts: std::collections::HashMap<PathBuf, Arc<String>>,
 }
@@ -197,7 +203,7 @@ pub fn default_roles_path() -> Vec<PathBuf> {
 
 impl<'a> Loader<'a> {
     pub fn new(catalog: &'a dyn ModuleCatalog) -> Self {
-        Loader { catalog, roles_path: default_roles_path(), errors: Vec::new(), texts: Default::default() }
+        Loader { catalog, roles_path: default_roles_path(), errors: Vec::new(), warnings: Vec::new(), texts: Default::default() }
     }
 
     fn err(&mut self, at: &Loc, message: impl Into<String>, help: Option<String>) {
@@ -591,6 +597,28 @@ impl<'a> Loader<'a> {
                 b.kw.insert(k, v);
             }
             return Some(Item::Block(b));
+        }
+        // The YAML 1.1 trap: `name: no` (Norway) or `state: on` read as booleans where the
+        // module wants text.
+        for (key, at) in &arg_locs {
+            if !matches!(args.get(key), Some(Value::Bool(_))) || !self.catalog.is_string_arg(&action, key) {
+                continue;
+            }
+            let written = self
+                .texts
+                .get(at.file.as_ref())
+                .and_then(|t| t.lines().nth(at.line.saturating_sub(1)).map(str::to_string))
+                .and_then(|l| l.split_once(':').map(|(_, v)| v.trim().to_string()))
+                .unwrap_or_default();
+            if ["yes", "no", "on", "off", "y", "n"].contains(&written.to_lowercase().as_str()) {
+                let text = self.texts.get(at.file.as_ref()).cloned();
+                let b = args.get(key).and_then(Value::as_bool).unwrap_or(false);
+                self.warnings.push(
+                    Diagnostic::new(format!("`{key}: {written}` is read as the boolean {b} (YAML 1.1), but `{action}` wants text here"))
+                        .at(&at.file, at.line, at.column, text.as_deref().map(String::as_str))
+                        .with_help(format!("quote it if you meant the word: `{key}: \"{written}\"`")),
+                );
+            }
         }
         if !ENGINE_ACTIONS.contains(&action.as_str()) {
             let templated = args.values().any(|v| v.as_str().is_some_and(|s| s.contains("{{")));

@@ -192,6 +192,18 @@ impl crate::playbook::ModuleCatalog for Catalog {
         Some(if m.doc().name == "raw" { vec!["executable"] } else { provision_modules::command::FREE_FORM_KEYS.to_vec() })
     }
 
+    fn is_string_arg(&self, name: &str, arg: &str) -> bool {
+        let short = crate::playbook::keywords::short_name(name);
+        let specs: &[provision_modules::ArgSpec] = if short == "template" {
+            TEMPLATE_ARGS
+        } else if let Some(m) = provision_modules::find(short) {
+            m.doc().args
+        } else {
+            return false;
+        };
+        specs.iter().any(|s| (s.name == arg || s.aliases.contains(&arg)) && matches!(s.kind, provision_modules::ArgType::Str | provision_modules::ArgType::Path))
+    }
+
     fn check_args(&self, name: &str, args: &Map<String, Value>) -> Result<(), (Option<String>, String, Option<String>)> {
         if crate::playbook::keywords::short_name(name) == "template" {
             return provision_modules::validate("template", TEMPLATE_ARGS, args, &[]).map(|_| ()).map_err(|e| (e.argument, e.message, e.hint));

@@ -871,6 +871,18 @@ impl<'a> Engine<'a> {
 
     fn print_outcome(&self, task: &Task, o: &HostOutcome) {
         let delegated = o.delegated.as_deref();
+        let diff_on = match task.kw.get("diff") {
+            Some(v) => to_bool(v).unwrap_or(self.opts.diff),
+            None => self.opts.diff,
+        };
+        if diff_on && !task.kw.get("no_log").and_then(to_bool).unwrap_or(false) {
+            let results: Vec<&Map<String, Value>> = if o.items.is_empty() { vec![&o.result] } else { o.items.iter().map(|(_, _, r)| r).collect() };
+            for r in results {
+                if let Some(d) = r.get("diff") {
+                    self.printer.diff(d);
+                }
+            }
+        }
         if task.looping.is_some() && !o.items.is_empty() {
             for (status, label, r) in &o.items {
                 self.printer.result(&o.host, delegated, *status, r, Some(label), &task.action);
