@@ -99,3 +99,19 @@ fn control_flow() {
         ],
     );
 }
+
+#[test]
+fn roles_dependencies_includes_and_tags() {
+    conform("roles.yml", &["--skip-tags", "skipme"], 0, &["h2 : ok=17 changed=2 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"]);
+}
+
+#[test]
+fn output_is_ansibles_line_for_line() {
+    // Apart from Ansible's own Python warnings, the whole output is the same.
+    let Some(ap) = ansible_playbook() else { return };
+    let a = args("roles.yml", &["--skip-tags", "skipme"]);
+    let ours = provision_in(&dir(), &a, &[]).stdout();
+    let out = Command::new(ap).args(&a).current_dir(dir()).env("ANSIBLE_NOCOLOR", "1").output().unwrap();
+    let theirs: String = String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("[WARNING]")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(ours, theirs);
+}

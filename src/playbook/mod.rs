@@ -132,6 +132,9 @@ pub struct Play {
     pub handlers: Vec<Task>,
     /// The directory of the playbook file the play is in.
     pub dir: PathBuf,
+    /// Roles (name and parameters) the play's `roles:` already run, so that
+    /// `include_role` does not run their dependencies again.
+    pub roles_seen: std::collections::HashSet<String>,
 }
 
 /// A playbook, with imported playbooks spliced in.
@@ -164,6 +167,9 @@ pub struct Loader<'a> {
     pub warnings: Vec<Diagnostic>,
     /// Source texts by file, for the snippet in errors.
     texts: std::collections::HashMap<PathBuf, Arc<String>>,
+    /// Roles already used in the current play (name and parameters): a role runs once
+    /// per play unless its meta says `allow_duplicates` or its parameters differ.
+    pub roles_seen: std::collections::HashSet<String>,
 }
 
 fn loc(file: &Arc<PathBuf>, n: &SNode) -> Loc {
@@ -203,7 +209,14 @@ pub fn default_roles_path() -> Vec<PathBuf> {
 
 impl<'a> Loader<'a> {
     pub fn new(catalog: &'a dyn ModuleCatalog) -> Self {
-        Loader { catalog, roles_path: default_roles_path(), errors: Vec::new(), warnings: Vec::new(), texts: Default::default() }
+        Loader {
+            catalog,
+            roles_path: default_roles_path(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            texts: Default::default(),
+            roles_seen: Default::default(),
+        }
     }
 
     fn err(&mut self, at: &Loc, message: impl Into<String>, help: Option<String>) {
@@ -289,6 +302,7 @@ impl<'a> Loader<'a> {
 
     fn play(&mut self, file: &Arc<PathBuf>, node: &SNode, dir: &Path) -> Option<Play> {
         let at = loc(file, node);
+        self.roles_seen.clear();
         let entries = node.as_map()?;
         let mut kw = Map::new();
         let mut hosts = None;
@@ -373,6 +387,7 @@ impl<'a> Loader<'a> {
             post_tasks: post,
             handlers,
             dir: dir.to_path_buf(),
+            roles_seen: self.roles_seen.clone(),
         })
     }
 
@@ -696,12 +711,27 @@ impl<'a> Loader<'a> {
             self.err(&at, "a role entry needs `role: NAME`", None);
             return None;
         }
+        let seen_key = format!("{name}|{}", serde_json::to_string(&params).unwrap_or_default());
+        if self.roles_seen.contains(&seen_key) && !self.role_allows_duplicates(&name, dir) {
+            return Some((Item::Block(Block { name: None, block: vec![], rescue: vec![], always: vec![], kw: Map::new(), loc: at, role: None }), vec![]));
+        }
+        self.roles_seen.insert(seen_key);
         let (item, handlers) = self.find_and_load_role(&name, &at, std::mem::take(&mut params), dir, &Map::new())?;
         let Item::Block(mut b) = item else { return None };
         for (k, v) in std::mem::take(&mut kw) {
             b.kw.insert(k, v);
         }
         Some((Item::Block(b), handlers))
+    }
+
+    fn role_allows_duplicates(&self, name: &str, dir: &Path) -> bool {
+        let Some(path) = self.find_role(name, dir) else { return false };
+        ["main.yml", "main.yaml"].iter().any(|f| {
+            crate::yaml::load_file(&path.join("meta").join(f))
+                .ok()
+                .and_then(|m| m.get("allow_duplicates").and_then(provision_modules::args::to_bool))
+                .unwrap_or(false)
+        })
     }
 
     /// Find a role directory by name.
@@ -758,7 +788,10 @@ impl<'a> Loader<'a> {
             for d in deps {
                 let node = SNode::synthetic(d.clone());
                 let file = Arc::new(path.join("meta/main.yml"));
-                let Some((dep, dh)) = self.role_use(&file, &node, &path) else { continue };
+                // Dependencies are looked up beside the role (its roles/ directory), then
+                // on the usual path.
+                let beside = path.parent().map(Path::to_path_buf).unwrap_or_else(|| path.clone());
+                let Some((dep, dh)) = self.role_use(&file, &node, &beside) else { continue };
                 items.push(dep);
                 handlers.extend(dh);
             }

@@ -135,7 +135,7 @@ pub enum Effect {
     Facts(Map<String, Value>),
     AddHost { name: String, groups: Vec<String>, vars: Map<String, Value> },
     GroupBy { key: String, parents: Vec<String> },
-    Include { file: PathBuf, vars: Map<String, Value> },
+    Include { file: PathBuf, vars: Map<String, Value>, label: Option<String> },
     IncludeRole { name: String, args: Map<String, Value>, vars: Map<String, Value> },
     Meta(String),
 }
@@ -178,6 +178,8 @@ pub struct Engine<'a> {
     play_dir: PathBuf,
     handlers: Vec<Task>,
     started: bool,
+    /// Roles that ran in this play (see `Play::roles_seen`).
+    roles_seen: HashSet<String>,
 }
 
 impl<'a> Engine<'a> {
@@ -197,6 +199,7 @@ impl<'a> Engine<'a> {
             play_dir: playbook_dir.to_path_buf(),
             handlers: vec![],
             started: opts.start_at_task.is_none(),
+            roles_seen: HashSet::new(),
         }
     }
 
@@ -332,6 +335,7 @@ impl<'a> Engine<'a> {
             st.notified.clear();
         }
         self.handlers = play.handlers.clone();
+        self.roles_seen = play.roles_seen.clone();
         self.play_hosts = hosts.clone();
         let scope = Scope::default().child(
             &play.kw.iter().filter(|(k, _)| *k != "vars" && *k != "hosts" && *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -754,6 +758,8 @@ impl<'a> Engine<'a> {
                     failed_any = true;
                 }
                 Status::Skipped => st.stats.skipped += 1,
+                // Each include (each loop item's) counts, as Ansible counts them.
+                Status::Ok if is_include && !o.items.is_empty() => st.stats.ok += o.items.iter().filter(|(s, ..)| *s == Status::Ok).count(),
                 Status::Ok => st.stats.ok += 1,
                 Status::Changed => {
                     st.stats.ok += 1;
@@ -812,10 +818,20 @@ impl<'a> Engine<'a> {
                 None => groups.push((key, vec![h], e)),
             }
         }
+        for (_, ghosts, e) in &groups {
+            match e {
+                Effect::Include { file, label, .. } => {
+                    let item = label.as_ref().map(|l| format!(" => (item={l})")).unwrap_or_default();
+                    let shown = file.canonicalize().unwrap_or_else(|_| file.clone());
+                    self.printer.text(&format!("included: {} for {}{item}", shown.display(), ghosts.join(", ")));
+                }
+                Effect::IncludeRole { name, .. } => self.printer.text(&format!("included: {name} for {}", ghosts.join(", "))),
+                _ => {}
+            }
+        }
         for (_, ghosts, e) in groups {
             match e {
-                Effect::Include { file, vars } => {
-                    self.printer.text(&format!("included: {} for {}", file.display(), ghosts.join(", ")));
+                Effect::Include { file, vars, .. } => {
                     let mut loader = crate::playbook::Loader::new(&super::CATALOG);
                     let loaded = loader.load_tasks_file(&file, scope.role.as_ref());
                     if let Some(d) = loader.errors.into_iter().next() {
@@ -834,16 +850,22 @@ impl<'a> Engine<'a> {
                 }
                 Effect::IncludeRole { name, args, vars } => {
                     let mut loader = crate::playbook::Loader::new(&super::CATALOG);
+                    loader.roles_seen = self.roles_seen.clone();
                     let at = task.loc.clone();
                     let mut params = vars.clone();
                     params.extend(args.iter().filter(|(k, _)| !["name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "apply", "public", "allow_duplicates", "rolespec_validate"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
                     let dir = self.play_dir.clone();
                     let loaded = loader.find_and_load_role(&name, &at, params, &dir, &args);
+                    self.roles_seen = std::mem::take(&mut loader.roles_seen);
                     if let Some(d) = loader.errors.into_iter().next() {
                         return Err(d);
                     }
                     let Some((item, handlers)) = loaded else { continue };
-                    self.handlers.extend(handlers);
+                    for h in handlers {
+                        if !self.handlers.iter().any(|x| x.loc == h.loc && x.name == h.name) {
+                            self.handlers.push(h);
+                        }
+                    }
                     let inner = task_scope.child(&Map::new(), None);
                     self.run_items(std::slice::from_ref(&item), &ghosts, &inner).await?;
                 }
@@ -871,6 +893,10 @@ impl<'a> Engine<'a> {
 
     fn print_outcome(&self, task: &Task, o: &HostOutcome) {
         let delegated = o.delegated.as_deref();
+        // Includes show as `included:` lines once loaded, not as results.
+        if matches!(task.action.as_str(), "include_tasks" | "include_role") && !matches!(o.status, Status::Failed | Status::Skipped | Status::Unreachable) {
+            return;
+        }
         let diff_on = match task.kw.get("diff") {
             Some(v) => to_bool(v).unwrap_or(self.opts.diff),
             None => self.opts.diff,
@@ -1286,13 +1312,22 @@ impl<'a> Engine<'a> {
                     return failed(format!("Could not find or access '{target}'"));
                 };
                 let mut ivars = Map::new();
-                if let Some(Value::Object(apply)) = args.get("apply") {
-                    let _ = apply;
-                }
                 if let Some(Value::Object(v)) = task.kw.get("vars") {
                     ivars.extend(v.clone());
                 }
-                return (Status::Ok, Map::new(), vec![Effect::Include { file, vars: ivars }]);
+                // In a loop, each item includes the file with its loop variables.
+                let mut label = None;
+                for key in ["ansible_loop_var", "ansible_index_var"] {
+                    if let Some(name) = vars.get(key).and_then(Value::as_str) {
+                        if let Some(v) = vars.get(name) {
+                            if key == "ansible_loop_var" {
+                                label = Some(item_label(v));
+                            }
+                            ivars.insert(name.to_string(), v.clone());
+                        }
+                    }
+                }
+                return (Status::Ok, Map::new(), vec![Effect::Include { file, vars: ivars, label }]);
             }
             "include_role" => {
                 let name = args.get("name").map(text).unwrap_or_default();
