@@ -115,3 +115,17 @@ fn output_is_ansibles_line_for_line() {
     let theirs: String = String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with("[WARNING]")).map(|l| format!("{l}\n")).collect();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn strategy_free() {
+    conform(
+        "free.yml",
+        &[],
+        0,
+        &[
+            "h1 : ok=3 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+            "h2 : ok=2 changed=0 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
+            "h3 : ok=3 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+        ],
+    );
+}

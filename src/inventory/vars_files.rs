@@ -19,7 +19,7 @@ use crate::diag::Diagnostic;
 const EXTENSIONS: [&str; 4] = ["", ".yml", ".yaml", ".json"];
 
 /// The variables found under one directory's `group_vars/` and `host_vars/`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct VarsDir {
     group_listing: Option<Listing>,
     host_listing: Option<Listing>,
@@ -81,7 +81,7 @@ impl VarsDir {
 
 /// The entries of a `group_vars/` or `host_vars/` directory, read once so that a
 /// 20,000-host inventory costs one directory listing, not 80,000 `stat` calls.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Listing {
     dir: PathBuf,
     names: HashSet<String>,

@@ -32,6 +32,7 @@ pub enum Status {
 }
 
 /// Prints playbook events as ansible-playbook does.
+#[derive(Clone)]
 pub struct Printer {
     color: bool,
     pub verbosity: u8,

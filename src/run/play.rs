@@ -165,10 +165,10 @@ struct JobEnv<'a> {
 pub struct Engine<'a> {
     inv: Inventory,
     opts: &'a Options,
-    templar: Templar,
+    templar: Arc<Templar>,
     pub printer: Printer,
     hosts: IndexMap<String, HostState>,
-    sessions: tokio::sync::Mutex<HashMap<String, Arc<Session>>>,
+    sessions: Arc<tokio::sync::Mutex<HashMap<String, Arc<Session>>>>,
     ssh: SshConfig,
     /// Hosts of the current play and batch.
     play_hosts: Vec<String>,
@@ -187,7 +187,7 @@ impl<'a> Engine<'a> {
         Engine {
             inv,
             opts,
-            templar: Templar::new(playbook_dir),
+            templar: Arc::new(Templar::new(playbook_dir)),
             printer: Printer::new(opts.verbosity),
             hosts: IndexMap::new(),
             sessions: Default::default(),
@@ -341,40 +341,91 @@ impl<'a> Engine<'a> {
             &play.kw.iter().filter(|(k, _)| *k != "vars" && *k != "hosts" && *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect(),
             None,
         );
+        let free = play.kw.get("strategy").map(text).is_some_and(|s| s == "free");
         for batch in self.batches(play, &hosts, &pctx)? {
-            self.batch = batch.clone();
-            let gather = play.kw.get("gather_facts").and_then(to_bool).unwrap_or(true);
-            if gather {
-                let mut args = Map::new();
-                if let Some(s) = play.kw.get("gather_subset") {
-                    args.insert("gather_subset".into(), s.clone());
+            if free {
+                // `free`: every host runs the play at its own pace, on its own copy of the
+                // engine; what each learned is merged back at the end.
+                let mut subs: Vec<Engine<'a>> = batch.iter().map(|h| self.fork(h, &batch)).collect();
+                let results = futures::future::join_all(subs.iter_mut().zip(batch.iter()).map(|(e, h)| {
+                    let one = vec![h.clone()];
+                    let scope = scope.clone();
+                    async move { e.run_batch(play, &one, &scope).await }
+                }))
+                .await;
+                for r in results {
+                    r?;
                 }
-                let task = Task {
-                    name: Some("Gathering Facts".into()),
-                    action: "setup".into(),
-                    action_written: "setup".into(),
-                    args,
-                    kw: Map::new(),
-                    looping: None,
-                    loc: play.loc.clone(),
-                    role: None,
-                    listen: vec![],
-                };
-                let mut gscope = scope.clone();
-                gscope.tags = vec!["always".into()];
-                self.run_task(&task, &batch, &gscope).await?;
+                for (sub, h) in subs.into_iter().zip(batch.iter()) {
+                    if let Some(st) = sub.hosts.get(h) {
+                        self.hosts.insert(h.clone(), st.clone());
+                    }
+                }
+                continue;
             }
-            self.run_items(&play.pre_tasks, &batch, &scope).await?;
-            self.flush_handlers(&batch, &scope).await?;
-            self.run_items(&play.roles, &batch, &scope).await?;
-            self.run_items(&play.tasks, &batch, &scope).await?;
-            self.flush_handlers(&batch, &scope).await?;
-            self.run_items(&play.post_tasks, &batch, &scope).await?;
-            self.flush_handlers(&batch, &scope).await?;
+            self.batch = batch.clone();
+            self.run_batch(play, &batch, &scope).await?;
             if self.play_ended(&batch) {
                 break;
             }
         }
+        Ok(())
+    }
+
+    /// A copy of the engine for one host (the `free` strategy).
+    fn fork(&self, host: &str, batch: &[String]) -> Engine<'a> {
+        let mut hosts = IndexMap::new();
+        hosts.insert(host.to_string(), self.hosts.get(host).cloned().unwrap_or_default());
+        Engine {
+            inv: self.inv.clone(),
+            opts: self.opts,
+            templar: self.templar.clone(),
+            printer: self.printer.clone(),
+            hosts,
+            sessions: self.sessions.clone(),
+            ssh: self.ssh.clone(),
+            play_hosts: self.play_hosts.clone(),
+            batch: batch.to_vec(),
+            play_vars: self.play_vars.clone(),
+            play_kw: self.play_kw.clone(),
+            play_dir: self.play_dir.clone(),
+            handlers: self.handlers.clone(),
+            started: self.started,
+            roles_seen: self.roles_seen.clone(),
+        }
+    }
+
+    /// One batch of hosts through the play: facts, pre_tasks, roles, tasks, post_tasks,
+    /// with handlers flushed after each section.
+    async fn run_batch(&mut self, play: &Play, batch: &[String], scope: &Scope) -> Result<(), Diagnostic> {
+        let gather = play.kw.get("gather_facts").and_then(to_bool).unwrap_or(true);
+        if gather {
+            let mut args = Map::new();
+            if let Some(s) = play.kw.get("gather_subset") {
+                args.insert("gather_subset".into(), s.clone());
+            }
+            let task = Task {
+                name: Some("Gathering Facts".into()),
+                action: "setup".into(),
+                action_written: "setup".into(),
+                args,
+                kw: Map::new(),
+                looping: None,
+                loc: play.loc.clone(),
+                role: None,
+                listen: vec![],
+            };
+            let mut gscope = scope.clone();
+            gscope.tags = vec!["always".into()];
+            self.run_task(&task, batch, &gscope).await?;
+        }
+        self.run_items(&play.pre_tasks, batch, scope).await?;
+        self.flush_handlers(batch, scope).await?;
+        self.run_items(&play.roles, batch, scope).await?;
+        self.run_items(&play.tasks, batch, scope).await?;
+        self.flush_handlers(batch, scope).await?;
+        self.run_items(&play.post_tasks, batch, scope).await?;
+        self.flush_handlers(batch, scope).await?;
         Ok(())
     }
 
