@@ -129,3 +129,27 @@ fn strategy_free() {
         ],
     );
 }
+
+#[test]
+fn serial_batches_and_max_fail_percentage() {
+    let lines = [
+        "h1 : ok=2 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
+        "h2 : ok=2 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
+        "h3 : ok=2 changed=1 unreachable=0 failed=1 skipped=0 rescued=0 ignored=0",
+        "h4 : ok=2 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+        "h5 : ok=2 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+    ];
+    conform("serial.yml", &[], 2, &lines);
+}
+
+#[test]
+fn check_mode_skips_commands() {
+    let lines = [
+        "h1 : ok=1 changed=0 unreachable=0 failed=0 skipped=2 rescued=0 ignored=0",
+        "h2 : ok=1 changed=0 unreachable=0 failed=0 skipped=2 rescued=0 ignored=0",
+        "h3 : ok=1 changed=0 unreachable=0 failed=1 skipped=1 rescued=0 ignored=0",
+        "h4 : ok=1 changed=0 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
+        "h5 : ok=1 changed=0 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0",
+    ];
+    conform("serial.yml", &["--check"], 2, &lines);
+}
