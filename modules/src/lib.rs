@@ -15,11 +15,20 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 pub mod args;
+pub mod authorized_key;
+pub mod blockinfile;
 pub mod command;
+pub mod copy;
+pub mod file;
+pub mod group;
+pub mod lineinfile;
 pub mod ping;
 pub mod quote;
+pub mod replace;
 pub mod util;
 pub mod setup;
+pub mod stat;
+pub mod user;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -120,7 +129,22 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup]
+    vec![
+        &ping::Ping,
+        &command::Command,
+        &command::Shell,
+        &command::Raw,
+        &setup::Setup,
+        &file::File,
+        &copy::Copy,
+        &stat::Stat,
+        &lineinfile::LineInFile,
+        &blockinfile::BlockInFile,
+        &replace::Replace,
+        &user::User,
+        &group::Group,
+        &authorized_key::AuthorizedKey,
+    ]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or

@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 use crate::quote::quote;
 use crate::{ExecOutput, Remote, RemoteError};
 
+pub mod pyre;
+pub mod textedit;
+
 /// What is at a path on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathState {
@@ -171,7 +174,9 @@ pub fn write_script(path: &str, attrs: &Attrs, backup: bool) -> String {
     if backup {
         s.push_str("if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p \"$p\" \"$b\"; echo \"backup:$b\"; fi && ");
     }
-    s.push_str("sync \"$t\" 2>/dev/null || true; mv -f \"$t\" \"$p\"; trap - EXIT");
+    // `|| exit 1`: under `set -e` a failing command that is not the last of an `&&` list
+    // does not stop the script, so a failed chmod/chown would otherwise still rename.
+    s.push_str("{ sync \"$t\" 2>/dev/null || true; } || exit 1; mv -f \"$t\" \"$p\"; trap - EXIT");
     s
 }
 
@@ -227,4 +232,272 @@ mod tests {
         assert!(s.contains("chmod 0600 \"$t\""), "{s}");
         assert!(s.ends_with("mv -f \"$t\" \"$p\"; trap - EXIT"), "{s}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers added for `file`, `copy` and `stat`: modes, several probes in one round trip,
+// write scripts with a different source or a validation step, and many files on one stdin.
+
+/// The permission bits that `mode` (as [`mode_text`] gives it: octal digits or symbolic
+/// `u=rw,g+X`) asks for, given the path's `current` bits, whether it is a directory and
+/// the host's `umask`. Symbolic modes follow Ansible's `_symbolic_mode_to_octal`: clauses
+/// apply left to right, `a` or no "who" means `ugo` (and then `r`/`w`/`x` are masked by
+/// the umask), `X` counts when the path is a directory or already executable by anyone.
+pub fn resolve_mode(mode: &str, current: u32, is_dir: bool, umask: u32) -> Result<u32, String> {
+    let m = mode.trim();
+    let digits = m.strip_prefix("0o").or_else(|| m.strip_prefix("0O")).unwrap_or(m);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let bits = u32::from_str_radix(digits, 8).map_err(|_| format!("mode must be in octal or symbolic form: {mode}"))?;
+        if bits > 0o7777 {
+            return Err(format!("Invalid mode supplied, only permission info is allowed: {mode}"));
+        }
+        return Ok(bits);
+    }
+    let bad = || format!("mode must be in octal or symbolic form: bad symbolic permission for mode: {mode}");
+    let mut new = current & 0o7777;
+    for clause in m.split(',') {
+        let first_op = clause.find(['+', '-', '=']);
+        let (who, mut rest) = match first_op {
+            Some(i) => clause.split_at(i),
+            None => (clause, ""),
+        };
+        let use_umask = who.is_empty();
+        let who = if who.is_empty() || who == "a" { "ugo" } else { who };
+        if !who.chars().all(|c| "ugo".contains(c)) {
+            return Err(bad());
+        }
+        while let Some(op) = rest.chars().next() {
+            let perms_end = rest[1..].find(['+', '-', '=']).map_or(rest.len(), |i| i + 1);
+            let perms = &rest[1..perms_end];
+            rest = &rest[perms_end..];
+            if !perms.chars().all(|c| "rwxXstugo".contains(c)) {
+                return Err(bad());
+            }
+            for user in who.chars() {
+                let apply = symbolic_bits(user, perms, use_umask, new, is_dir, umask);
+                new = match op {
+                    '=' => {
+                        let mask = match user {
+                            'u' => 0o4700,
+                            'g' => 0o2070,
+                            _ => 0o1007,
+                        };
+                        (new & (mask ^ 0o7777)) | apply
+                    }
+                    '+' => new | apply,
+                    _ => new & !apply,
+                };
+            }
+        }
+    }
+    Ok(new)
+}
+
+/// The bits that `perms` (`rwxXstugo` letters) stand for, for one of `u`, `g`, `o`.
+fn symbolic_bits(user: char, perms: &str, use_umask: bool, prev: u32, is_dir: bool, umask: u32) -> u32 {
+    let keep = if use_umask { (umask & 0o7777) ^ 0o7777 } else { 0o7777 };
+    let shift = match user {
+        'u' => 6,
+        'g' => 3,
+        _ => 0,
+    };
+    let apply_x = is_dir || prev & 0o111 != 0;
+    let class = |bits: u32| (bits & 7) << shift;
+    perms
+        .chars()
+        .map(|p| match p {
+            'r' => keep & (0o4 << shift),
+            'w' => keep & (0o2 << shift),
+            'x' => keep & (0o1 << shift),
+            'X' if apply_x => 0o1 << shift,
+            's' if user == 'u' => 0o4000,
+            's' if user == 'g' => 0o2000,
+            't' if user == 'o' => 0o1000,
+            'u' => class(prev >> 6),
+            'g' => class(prev >> 3),
+            'o' => class(prev),
+            _ => 0,
+        })
+        .fold(0, |a, b| a | b)
+}
+
+/// Permission bits as Ansible prints them in results and diffs: `'0%03o'` (`0644`, `01777`).
+pub fn mode_string(bits: u32) -> String {
+    format!("0{bits:03o}")
+}
+
+/// The marker line between the answers of [`probe_many_script`].
+const PROBE_SEPARATOR: &str = "__provision_probe_next_5b2e__";
+
+/// The shell that probes several paths in one round trip (each as [`probe_script`]
+/// without content, in its own subshell). Parse it with [`parse_probe_many`].
+pub fn probe_many_script(paths: &[&str]) -> String {
+    paths.iter().map(|p| format!("({})", probe_script(p, false))).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
+}
+
+/// Parse what [`probe_many_script`] printed: one state per path, in order. Lines that
+/// are not the probe's own (say, printed by a command run before it) are ignored.
+pub fn parse_probe_many(out: &[u8], count: usize) -> Result<Vec<PathState>, String> {
+    let text = String::from_utf8_lossy(out);
+    let mut parts: Vec<String> = vec![String::new()];
+    for line in text.lines() {
+        if line == PROBE_SEPARATOR {
+            parts.push(String::new());
+        } else if let Some(last) = parts.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    if parts.len() != count {
+        return Err(format!("unexpected probe output ({} answers for {count} paths): {text}", parts.len()));
+    }
+    parts.iter().map(|p| parse_probe(p.as_bytes())).collect()
+}
+
+/// Like [`write_script`], with two hooks: `source` replaces `cat` (stdin) as what fills
+/// the temporary file (e.g. `cat -- /etc/x` to copy a file already on the host), and
+/// `before_rename` runs after mode and owner are set on the temporary file `"$t"` and
+/// before it replaces the target: a validation command, ending in `&& ` like the
+/// commands before it.
+pub fn write_script_with(path: &str, attrs: &Attrs, backup: bool, source: Option<&str>, before_rename: &str) -> String {
+    let mut s = write_script(path, attrs, backup);
+    if let Some(src) = source {
+        s = s.replacen("cat > \"$t\"", &format!("{src} > \"$t\""), 1);
+    }
+    if !before_rename.is_empty() {
+        s = s.replacen("{ sync \"$t\"", &format!("{before_rename}{{ sync \"$t\""), 1);
+    }
+    s
+}
+
+/// A ustar archive of regular files (`name`, content) for sending many files on the stdin
+/// of one command (`tar -xof - -C DIR`). Names must be under 100 bytes; files get mode
+/// 0600 and the current time.
+pub fn tar_archive(files: &[(String, &[u8])]) -> Vec<u8> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let total: usize = files.iter().map(|(_, c)| 512 + c.len().div_ceil(512) * 512).sum();
+    let mut out = Vec::with_capacity(total + 1024);
+    for (name, content) in files {
+        let mut h = [0u8; 512];
+        let n = name.as_bytes();
+        h[..n.len().min(99)].copy_from_slice(&n[..n.len().min(99)]);
+        h[100..108].copy_from_slice(b"0000600\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", content.len()).as_bytes());
+        h[136..148].copy_from_slice(format!("{:011o}\0", now).as_bytes());
+        h[148..156].copy_from_slice(b"        ");
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(content);
+        out.resize(out.len() + (512 - content.len() % 512) % 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+#[cfg(test)]
+mod file_helper_tests {
+    use super::*;
+
+    #[test]
+    fn octal_modes_resolve_as_given() {
+        assert_eq!(resolve_mode("0644", 0o755, false, 0o022), Ok(0o644));
+        assert_eq!(resolve_mode("1777", 0, true, 0o022), Ok(0o1777));
+        assert_eq!(resolve_mode("0o750", 0, true, 0o022), Ok(0o750));
+        assert!(resolve_mode("17777", 0, false, 0o022).is_err());
+    }
+
+    #[test]
+    fn symbolic_modes_follow_ansible() {
+        assert_eq!(resolve_mode("u=rw,g=r,o=r", 0o600, false, 0o022), Ok(0o644));
+        assert_eq!(resolve_mode("u+rw,g-wx,o-rwx", 0o777, false, 0o022), Ok(0o740));
+        // X: only for directories or already executable files.
+        assert_eq!(resolve_mode("u=rwX,g=rX,o=rX", 0o600, false, 0o022), Ok(0o644));
+        assert_eq!(resolve_mode("u=rwX,g=rX,o=rX", 0o700, true, 0o022), Ok(0o755));
+        assert_eq!(resolve_mode("u=rwX,g=rX,o=rX", 0o700, false, 0o022), Ok(0o755));
+        // No "who": like `a`, but the umask masks r/w/x.
+        assert_eq!(resolve_mode("+w", 0o444, false, 0o022), Ok(0o644));
+        assert_eq!(resolve_mode("a+w", 0o444, false, 0o022), Ok(0o666));
+        // Copying another class, setuid, sticky, and several operators in one clause.
+        assert_eq!(resolve_mode("g=u", 0o640, false, 0o022), Ok(0o660));
+        assert_eq!(resolve_mode("u+s,o+t", 0o755, true, 0o022), Ok(0o5755));
+        assert_eq!(resolve_mode("u=rw-w+x", 0o000, false, 0o022), Ok(0o500));
+        assert_eq!(resolve_mode("u=", 0o4755, false, 0o022), Ok(0o055));
+        assert!(resolve_mode("z=rw", 0o644, false, 0o022).is_err());
+        assert!(resolve_mode("u=rq", 0o644, false, 0o022).is_err());
+        assert!(resolve_mode("rw", 0o644, false, 0o022).is_err());
+    }
+
+    #[test]
+    fn several_probes_parse_in_order() {
+        let s = probe_many_script(&["/a", "/b c"]);
+        assert!(s.starts_with("(p=/a; "), "{s}");
+        assert!(s.contains(&format!("; echo {PROBE_SEPARATOR}; (p='/b c'; ")), "{s}");
+        let out = format!("noise\n{MARK} file 644 root root 0 0 3\n{MARK}sum abc\n{PROBE_SEPARATOR}\n{MARK} absent\n");
+        let st = parse_probe_many(out.as_bytes(), 2).unwrap();
+        assert_eq!((st[0].exists, st[0].checksum.as_deref(), st[1].exists), (true, Some("abc"), false));
+        assert!(parse_probe_many(out.as_bytes(), 3).is_err());
+    }
+
+    #[test]
+    fn write_script_hooks_and_failures_stop_the_rename() {
+        let s = write_script_with("/etc/x", &Attrs::default(), false, Some("cat -- /etc/y"), "check \"$t\" && ");
+        assert!(s.contains("cat -- /etc/y > \"$t\""), "{s}");
+        assert!(s.contains("check \"$t\" && { sync \"$t\" 2>/dev/null || true; } || exit 1; mv -f"), "{s}");
+    }
+
+    #[test]
+    fn tar_headers_are_ustar() {
+        let t = tar_archive(&[("0".into(), b"hello"), ("script".into(), b"")]);
+        assert_eq!(t.len(), 512 + 512 + 512 + 1024);
+        assert_eq!(&t[257..263], b"ustar\0");
+        assert_eq!(&t[124..136], b"00000000005\0");
+        assert_eq!(&t[512..517], b"hello");
+        let sum: u32 = t[..512].iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
+        assert_eq!(std::str::from_utf8(&t[148..154]).unwrap(), format!("{sum:06o}"));
+    }
+}
+
+/// `~` and `~/x` (the remote user's home) and `~user/x` expanded on the host, as
+/// Ansible's `path` arguments are; any other path is returned as it is, without a round
+/// trip.
+pub async fn expand_home(remote: &dyn Remote, path: &str) -> Result<String, RemoteError> {
+    let Some(rest) = path.strip_prefix('~') else { return Ok(path.to_string()) };
+    let (user, tail) = rest.split_once('/').map_or((rest, ""), |(u, t)| (u, t));
+    let script = if user.is_empty() {
+        "printf '%s\\n' \"$HOME\"".to_string()
+    } else {
+        format!("getent passwd {} | cut -d: -f6", crate::quote::quote(user))
+    };
+    let out = remote.exec(&script, b"").await?;
+    let home = String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string();
+    if out.rc != 0 || home.is_empty() {
+        return Ok(path.to_string());
+    }
+    Ok(if tail.is_empty() && !rest.contains('/') { home } else { format!("{}/{tail}", home.trim_end_matches('/')) })
+}
+
+/// What [`probe_many_script`] prints for these states: for fake remotes in unit tests.
+#[cfg(test)]
+pub fn probe_output(states: &[PathState]) -> String {
+    let one = |st: &PathState| {
+        if !st.exists {
+            return format!("{MARK} absent\n");
+        }
+        let bits = u32::from_str_radix(&st.mode, 8).unwrap_or(0);
+        let mut s = format!("{MARK} {} {bits:o} {} {} {} {} {}\n", st.kind, st.owner, st.group, st.uid, st.gid, st.size);
+        if let Some(t) = &st.link_target {
+            s.push_str(&format!("{MARK}link {t}\n"));
+        }
+        if let Some(c) = &st.checksum {
+            s.push_str(&format!("{MARK}sum {c}\n"));
+        }
+        s
+    };
+    states.iter().map(one).collect::<Vec<_>>().join(&format!("{PROBE_SEPARATOR}\n"))
 }
