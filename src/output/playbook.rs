@@ -242,8 +242,6 @@ fn clean(result: &Map<String, Value>, action: &str) -> Map<String, Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn banners_are_eighty_columns() {
         let text = format!("TASK [x] {}", "*".repeat(71));
