@@ -493,21 +493,7 @@ pub(crate) mod fake {
     }
 
     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        // A tiny executor: these futures never wait on anything real.
-        use std::task::{Context as TaskContext, Poll, RawWaker, RawWakerVTable, Waker};
-        fn noop(_: *const ()) {}
-        fn clone(p: *const ()) -> RawWaker {
-            RawWaker::new(p, &VTABLE)
-        }
-        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-        let mut cx = TaskContext::from_waker(&waker);
-        let mut f = Box::pin(f);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
+        futures::executor::block_on(f)
     }
 }
 

@@ -376,21 +376,7 @@ pub mod testing {
 
     /// Drive a future that never waits on anything real.
     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        use std::task::{Context as TaskContext, Poll, RawWaker, RawWakerVTable, Waker};
-        fn noop(_: *const ()) {}
-        fn clone(p: *const ()) -> RawWaker {
-            RawWaker::new(p, &VTABLE)
-        }
-        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-        // SAFETY: the vtable's functions do nothing and never touch the data pointer.
-        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-        let mut cx = TaskContext::from_waker(&waker);
-        let mut f = Box::pin(f);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
+        futures::executor::block_on(f)
     }
 
     /// Validate `args` (a JSON object) against the module's spec and run it through a
