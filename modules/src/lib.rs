@@ -15,12 +15,16 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 pub mod args;
-pub mod authorized_key;
+pub mod apt;
+pub mod package;
+pub mod service;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
 pub mod group;
+pub mod user;
+pub mod authorized_key;
 pub mod lineinfile;
 pub mod ping;
 pub mod quote;
@@ -28,7 +32,6 @@ pub mod replace;
 pub mod util;
 pub mod setup;
 pub mod stat;
-pub mod user;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -129,22 +132,7 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![
-        &ping::Ping,
-        &command::Command,
-        &command::Shell,
-        &command::Raw,
-        &setup::Setup,
-        &file::File,
-        &copy::Copy,
-        &stat::Stat,
-        &lineinfile::LineInFile,
-        &blockinfile::BlockInFile,
-        &replace::Replace,
-        &user::User,
-        &group::Group,
-        &authorized_key::AuthorizedKey,
-    ]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or
