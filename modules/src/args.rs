@@ -89,6 +89,16 @@ impl ArgError {
     }
 }
 
+/// An argument as text: strings as they are, numbers and booleans written out, null
+/// and absent as `None`.
+pub fn text(args: &Args, key: &str) -> Option<String> {
+    args.get(key).and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    })
+}
+
 /// Ansible's truthy and falsy spellings.
 pub fn to_bool(v: &Value) -> Option<bool> {
     match v {

@@ -19,6 +19,7 @@ use crate::args::{to_bool, ArgSpec, ArgType};
 use crate::quote::quote;
 use crate::util::{self, Attrs};
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
+use crate::args::text;
 
 pub struct AuthorizedKey;
 
@@ -213,13 +214,6 @@ fn edit(old: &str, keys: &[Key], present: bool, exclusive: bool) -> Option<Strin
     changed.then(|| out.iter().map(|l| format!("{l}\n")).collect())
 }
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    args.get(key).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
 
 fn flag(args: &Args, key: &str, default: bool) -> bool {
     args.get(key).and_then(to_bool).unwrap_or(default)

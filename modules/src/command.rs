@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::args::{to_bool, ArgSpec, ArgType};
 use crate::quote::{check_nul, join, quote};
 use crate::{Args, Context, ExecOutput, Module, ModuleDoc, ModuleResult, RemoteError};
+use crate::args::text;
 
 /// Keys that `key=value` words may set in the free form of `command` and `shell`.
 pub const FREE_FORM_KEYS: &[&str] =
@@ -101,13 +102,6 @@ pub struct Command;
 pub struct Shell;
 pub struct Raw;
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    args.get(key).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
 
 fn flag(args: &Args, key: &str, default: bool) -> bool {
     args.get(key).and_then(to_bool).unwrap_or(default)

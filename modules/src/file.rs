@@ -28,6 +28,7 @@ use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 pub(crate) use attrs::{add_path_info, attr_change, attr_change_of, mkdir_commands, replace_with, AttrChange};
 pub(crate) use facts::{Facts, Query, Seen, TAG};
 use states::{decide, first_queries, Plan, Step};
+use crate::args::text;
 
 pub struct File;
 
@@ -131,13 +132,6 @@ struct Opts {
     atime: Option<Time>,
 }
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    args.get(key).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
 
 fn flag(args: &Args, key: &str, default: bool) -> bool {
     args.get(key).and_then(to_bool).unwrap_or(default)

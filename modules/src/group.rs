@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::args::{to_bool, ArgSpec, ArgType};
 use crate::quote::{join, quote};
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
+use crate::args::text;
 
 pub struct Group;
 
@@ -40,13 +41,6 @@ One round trip when nothing changes; check mode predicts.",
     ],
 };
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    args.get(key).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
 
 fn flag(args: &Args, key: &str) -> bool {
     args.get(key).and_then(to_bool).unwrap_or(false)

@@ -16,6 +16,7 @@ use crate::util::pyre::{self, PyRegex, Subject, Template};
 use crate::util::textedit::{self, split_lines, Failure, Target, WriteOptions};
 use crate::util::Attrs;
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
+use crate::args::text;
 
 pub struct LineInFile;
 
@@ -157,13 +158,6 @@ fn compile(pattern: &str) -> Result<PyRegex, String> {
     pyre::compile(pattern, Subject::Line, true)
 }
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    match args.get(key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) | None => None,
-        Some(v) => Some(v.to_string()),
-    }
-}
 
 fn flag(args: &Args, key: &str) -> bool {
     args.get(key).and_then(crate::args::to_bool).unwrap_or(false)

@@ -7,13 +7,13 @@
 //! second round trip writes the result atomically, only when it changed.
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use crate::args::{ArgSpec, ArgType};
 use crate::util::pyre::{self, Subject, Template};
 use crate::util::textedit::{self, Failure, WriteOptions};
 use crate::util::Attrs;
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
+use crate::args::text;
 
 pub struct Replace;
 
@@ -93,13 +93,6 @@ followed. Check mode and diff mode are supported.",
     ],
 };
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    match args.get(key) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) | None => None,
-        Some(v) => Some(v.to_string()),
-    }
-}
 
 fn flag(args: &Args, key: &str) -> bool {
     args.get(key).and_then(crate::args::to_bool).unwrap_or(false)

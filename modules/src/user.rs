@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::args::{to_bool, ArgSpec, ArgType};
 use crate::quote::{join, quote};
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
+use crate::args::text;
 
 pub struct User;
 
@@ -79,13 +80,6 @@ One round trip when nothing changes; check mode predicts.",
 
 const MARK: &str = "__provision_user_7d3e__";
 
-fn text(args: &Args, key: &str) -> Option<String> {
-    args.get(key).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
 
 fn flag(args: &Args, key: &str) -> bool {
     args.get(key).and_then(to_bool).unwrap_or(false)

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::quote::quote;
 use crate::{ExecOutput, Remote, RemoteError};
+use crate::args::text;
 
 pub mod pyre;
 pub mod textedit;
@@ -125,13 +126,6 @@ impl Attrs {
     }
 }
 
-fn text(args: &Map<String, Value>, key: &str) -> Option<String> {
-    args.get(key).and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
 
 /// Ansible's reading of `mode`: an int is taken as the permission number itself
 /// (YAML `0644` is already 420 = 0o644), a string is octal or symbolic.
