@@ -333,14 +333,13 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let first_dir = books.first().and_then(|b| b.path.parent().map(Path::to_path_buf)).unwrap_or_default();
     let mut engine = provision::run::play::Engine::new(inventory, &opts, &first_dir);
-    let mut code = 0;
-    for book in &books {
-        code = runtime.block_on(engine.run(book))?;
-        if code != 0 {
-            break;
+    runtime.block_on(async {
+        for book in &books {
+            engine.run(book).await?;
         }
-    }
-    Ok(code)
+        engine.finish().await
+    })
+    .map_err(Into::into)
 }
 
 fn inventory_cmd(argv: &[String]) -> Result<i32> {

@@ -153,3 +153,17 @@ fn check_mode_skips_commands() {
     ];
     conform("serial.yml", &["--check"], 2, &lines);
 }
+
+#[test]
+fn dynamic_inventory_module_defaults_environment_prompts() {
+    conform(
+        "dynamic.yml",
+        &[],
+        0,
+        &[
+            "h1 : ok=7 changed=2 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+            "h1-alias : ok=2 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+            "h2 : ok=6 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0",
+        ],
+    );
+}

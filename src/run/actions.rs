@@ -222,8 +222,9 @@ pub fn group_by(args: &Map<String, Value>) -> Outcome {
         Some(Value::String(s)) => vec![s.clone()],
         _ => vec!["all".into()],
     };
-    let mut r = ModuleResult::ok(false).0;
+    // Ansible reports group_by as changed.
+    let mut r = ModuleResult::ok(true).0;
     r.insert("add_group".into(), Value::String(key.clone()));
     r.insert("parent_groups".into(), Value::from(parents.clone()));
-    (Status::Ok, r, vec![Effect::GroupBy { key, parents }])
+    (Status::Changed, r, vec![Effect::GroupBy { key, parents }])
 }

@@ -203,12 +203,19 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Run every play; returns Ansible's exit status.
-    pub async fn run(&mut self, book: &Playbook) -> Result<i32, Diagnostic> {
+    /// Run every play of a playbook.
+    pub async fn run(&mut self, book: &Playbook) -> Result<(), Diagnostic> {
         for play in &book.plays {
             self.run_play(play).await?;
         }
-        let stats: IndexMap<String, HostStats> = self.hosts.iter().map(|(h, s)| (h.clone(), s.stats.clone())).collect();
+        Ok(())
+    }
+
+    /// Print the recap, close the connections, and return Ansible's exit status.
+    pub async fn finish(&mut self) -> Result<i32, Diagnostic> {
+        // The recap lists hosts sorted by name, as Ansible's does.
+        let mut stats: IndexMap<String, HostStats> = self.hosts.iter().map(|(h, s)| (h.clone(), s.stats.clone())).collect();
+        stats.sort_keys();
         self.printer.recap(&stats);
         for s in self.sessions.lock().await.values() {
             s.close().await;
