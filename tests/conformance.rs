@@ -167,3 +167,8 @@ fn dynamic_inventory_module_defaults_environment_prompts() {
         ],
     );
 }
+
+#[test]
+fn meta_end_host_end_play() {
+    conform("meta.yml", &[], 0, &["h1 : ok=2 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"]);
+}

@@ -59,6 +59,8 @@ struct HostState {
     unreachable: bool,
     /// `meta: end_host` / `end_play` for this play.
     ended: bool,
+    /// `meta: end_play`: no later batch of this play runs.
+    end_play: bool,
     notified: Vec<String>,
 }
 
@@ -214,7 +216,9 @@ impl<'a> Engine<'a> {
     /// Print the recap, close the connections, and return Ansible's exit status.
     pub async fn finish(&mut self) -> Result<i32, Diagnostic> {
         // The recap lists hosts sorted by name, as Ansible's does.
-        let mut stats: IndexMap<String, HostStats> = self.hosts.iter().map(|(h, s)| (h.clone(), s.stats.clone())).collect();
+        // Hosts that ran nothing (ended before their first task) are not listed.
+        let mut stats: IndexMap<String, HostStats> =
+            self.hosts.iter().filter(|(_, s)| s.stats != HostStats::default()).map(|(h, s)| (h.clone(), s.stats.clone())).collect();
         stats.sort_keys();
         self.printer.recap(&stats);
         for s in self.sessions.lock().await.values() {
@@ -339,6 +343,7 @@ impl<'a> Engine<'a> {
         for h in &hosts {
             let st = self.hosts.entry(h.clone()).or_default();
             st.ended = false;
+            st.end_play = false;
             st.notified.clear();
         }
         self.handlers = play.handlers.clone();
@@ -437,7 +442,7 @@ impl<'a> Engine<'a> {
     }
 
     fn play_ended(&self, batch: &[String]) -> bool {
-        batch.iter().all(|h| self.hosts.get(h).is_some_and(|s| s.ended && s.notified.first().map(String::as_str) == Some("\u{0}end_play")))
+        batch.iter().any(|h| self.hosts.get(h).is_some_and(|s| s.end_play))
     }
 
     /// `serial`: 2, "30%", or a list of those.
@@ -677,7 +682,7 @@ impl<'a> Engine<'a> {
         }
         for host in hosts {
             if let Some(s) = self.hosts.get_mut(host) {
-                s.notified.retain(|n| n.starts_with('\u{0}'));
+                s.notified.clear();
             }
         }
         Ok(())
@@ -1004,7 +1009,7 @@ impl<'a> Engine<'a> {
                 for h in self.batch.clone() {
                     let s = self.hosts.entry(h).or_default();
                     s.ended = true;
-                    s.notified.insert(0, "\u{0}end_play".into());
+                    s.end_play = true;
                 }
             }
             "end_host" => {
