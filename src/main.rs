@@ -376,12 +376,19 @@ fn doc_cmd(argv: &[String]) -> Result<i32> {
     let cli = DocCli::try_parse_from(argv)?;
     let modules = provision_modules::registry();
     if cli.list || cli.module.is_none() {
-        for m in &modules {
-            println!("{:<12} {}", m.doc().name, m.doc().short);
+        let mut docs: Vec<&provision_modules::ModuleDoc> = modules.iter().map(|m| m.doc()).collect();
+        docs.push(&provision::run::TEMPLATE_DOC);
+        docs.sort_by_key(|d| d.name);
+        for d in docs {
+            println!("{:<16} {}", d.name, d.short);
         }
         return Ok(0);
     }
     let name = cli.module.unwrap_or_default();
+    if let Some(doc) = provision::run::engine_doc(&name) {
+        print!("{}", provision::output::doc_text(doc));
+        return Ok(0);
+    }
     let Some(m) = provision_modules::find(&name) else {
         let mut d = Diagnostic::new(format!("unknown module `{name}`"));
         if let Some(n) = did_you_mean(&name, modules.iter().map(|m| m.doc().name)) {

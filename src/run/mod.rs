@@ -170,6 +170,25 @@ const TEMPLATE_ARGS: &[provision_modules::ArgSpec] = {
     ]
 };
 
+/// `provision doc template`.
+pub static TEMPLATE_DOC: provision_modules::ModuleDoc = provision_modules::ModuleDoc {
+    name: "template",
+    short: "Render a Jinja2 template on the control machine and write it to the host",
+    description: "The template is looked up in the role's templates/, then beside the playbook; it is \
+rendered with the host's variables and facts (plus `ansible_managed`, `template_path`, \
+`template_host`), then written by `copy`: compared by checksum first, written atomically, with \
+mode, owner, group, backup and validate. `--check --diff` shows the change before it is made.",
+    args: TEMPLATE_ARGS,
+    free_form: false,
+    examples: "- name: Configure nginx\n  ansible.builtin.template:\n    src: nginx.conf.j2\n    dest: /etc/nginx/nginx.conf\n    mode: \"0644\"\n    validate: nginx -t -c %s\n",
+    returns: &[("dest", "the file written"), ("checksum", "SHA-1 of the rendered content"), ("src", "the template used"), ("changed", "whether the file changed")],
+};
+
+/// The documentation of a module the engine provides (not in the registry).
+pub fn engine_doc(name: &str) -> Option<&'static provision_modules::ModuleDoc> {
+    (crate::playbook::keywords::short_name(name) == "template").then_some(&TEMPLATE_DOC)
+}
+
 /// Modules the engine provides on top of the registry's.
 const ENGINE_MODULES: &[&str] = &["template"];
 
