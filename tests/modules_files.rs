@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -27,40 +27,14 @@ fn fresh(base: &str, setup: &str) {
     on_host(&cmd);
 }
 
-fn write_playbook(dir: &Path, name: &str, tasks: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("- hosts: {HOST}\n  gather_facts: no\n  tasks:\n{tasks}")).expect("write playbook");
-    path
-}
 
-/// `ok=`, `changed=` and `failed=` of the test host's recap line.
-fn recap(stdout: &str) -> (usize, usize, usize) {
-    let line = stdout.lines().find(|l| l.starts_with(HOST) && l.contains(" ok=")).unwrap_or_else(|| panic!("no recap for {HOST} in:\n{stdout}"));
-    let count = |key: &str| -> usize {
-        line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {key} in {line}"))
-    };
-    (count("ok="), count("changed="), count("failed="))
-}
 
-/// Run a playbook; it must succeed and report `changed` changes. Returns how long it took.
-fn play(playbook: &Path, check: bool, changed: usize) -> Duration {
-    let f = fleet();
-    let mut args = vec![playbook.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()];
-    if check {
-        args.push("--check");
-    }
-    let run = provision(args);
-    run.expect_code(0);
-    let (_, c, failed) = recap(&run.stdout());
-    assert_eq!((c, failed), (changed, 0), "{} run: expected changed={changed}\n{}", if check { "check" } else { "real" }, run.stdout());
-    run.elapsed
-}
 
 /// Check mode, real run, second run: the same changes predicted and made, then none.
 fn three_runs(playbook: &Path, changed: usize) {
-    play(playbook, true, changed);
-    play(playbook, false, changed);
-    play(playbook, false, 0);
+    play_on(HOST, playbook, true, changed);
+    play_on(HOST, playbook, false, changed);
+    play_on(HOST, playbook, false, 0);
 }
 
 #[test]
@@ -85,7 +59,7 @@ fn file_creates_links_modifies_removes_and_is_idempotent() {
       file: {{path: "{base}/a", state: directory, recurse: yes, owner: nobody, mode: "u=rwX,g=rX,o="}}
 "#
     );
-    let pb = write_playbook(dir.path(), "file.yml", &tasks);
+    let pb = write_playbook(dir.path(), HOST, "file.yml", &tasks);
     three_runs(&pb, 7);
     let facts = on_host(&format!(
         "cd {base} && stat -c '%n %a %U %h' src.txt a a/b stamp && readlink link && stat -c %i src.txt hard | uniq | wc -l && test ! -e old && echo gone"
@@ -98,7 +72,7 @@ fn file_reports_what_it_cannot_do() {
     let base = "/tmp/provision-test-file-errors";
     fresh(base, &format!("mkdir -p {base}"));
     let dir = tempdir();
-    let pb = write_playbook(dir.path(), "bad.yml", &format!("    - file: {{path: \"{base}/missing\", state: file}}\n"));
+    let pb = write_playbook(dir.path(), HOST, "bad.yml", &format!("    - file: {{path: \"{base}/missing\", state: file}}\n"));
     let f = fleet();
     let run = provision([pb.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()]);
     run.expect_code(2);
@@ -131,7 +105,7 @@ fn copy_content_files_trees_and_remote_sources() {
 "#,
         src = local.display()
     );
-    let pb = write_playbook(local, "copy.yml", &tasks);
+    let pb = write_playbook(local, HOST, "copy.yml", &tasks);
     three_runs(&pb, 6);
     let facts = on_host(&format!(
         "cd {base} && cat motd conf/app.conf existing.conf existing.copy checked www/index.html && \
@@ -143,7 +117,7 @@ stat -c '%n %a %U' motd conf conf/app.conf existing.conf existing.copy www www/c
 motd 644 root\nconf 755 root\nconf/app.conf 640 root\nexisting.conf 640 root\nexisting.copy 640 root\nwww 750 nobody\nwww/css 750 nobody\nwww/css/site.css 644 nobody\n1"
     );
     // A failing validation leaves the file as it was.
-    let bad = write_playbook(local, "bad.yml", &format!("    - copy: {{content: \"bad\\n\", dest: \"{base}/checked\", validate: \"grep -q good %s\"}}\n"));
+    let bad = write_playbook(local, HOST, "bad.yml", &format!("    - copy: {{content: \"bad\\n\", dest: \"{base}/checked\", validate: \"grep -q good %s\"}}\n"));
     let f = fleet();
     let run = provision([bad.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()]);
     run.expect_code(2);
@@ -176,7 +150,7 @@ fn stat_describes_files_links_and_missing_paths() {
           - not missing.stat.exists and missing.stat | length == 1
 "#
     );
-    let pb = write_playbook(dir.path(), "stat.yml", &tasks);
+    let pb = write_playbook(dir.path(), HOST, "stat.yml", &tasks);
     three_runs(&pb, 0);
 }
 
@@ -212,15 +186,15 @@ fn a_50_mb_file_and_1000_files_are_sent_once() {
     for i in 0..1000 {
         std::fs::write(many.join(format!("f{i:04}.txt")), format!("file {i}\n")).unwrap();
     }
-    let big_pb = write_playbook(local, "big.yml", &format!("    - copy: {{src: \"{}\", dest: \"{base}/\", mode: \"0600\"}}\n", big.display()));
-    let many_pb = write_playbook(local, "many.yml", &format!("    - copy: {{src: \"{}/\", dest: \"{base}/many\"}}\n", many.display()));
+    let big_pb = write_playbook(local, HOST, "big.yml", &format!("    - copy: {{src: \"{}\", dest: \"{base}/\", mode: \"0600\"}}\n", big.display()));
+    let many_pb = write_playbook(local, HOST, "many.yml", &format!("    - copy: {{src: \"{}/\", dest: \"{base}/many\"}}\n", many.display()));
 
-    let big_check = play(&big_pb, true, 1);
-    let big_first = play(&big_pb, false, 1);
-    let big_second = play(&big_pb, false, 0);
-    let many_check = play(&many_pb, true, 1);
-    let many_first = play(&many_pb, false, 1);
-    let many_second = play(&many_pb, false, 0);
+    let big_check = play_on(HOST, &big_pb, true, 1);
+    let big_first = play_on(HOST, &big_pb, false, 1);
+    let big_second = play_on(HOST, &big_pb, false, 0);
+    let many_check = play_on(HOST, &many_pb, true, 1);
+    let many_first = play_on(HOST, &many_pb, false, 1);
+    let many_second = play_on(HOST, &many_pb, false, 0);
     eprintln!("50 MB file:  check {big_check:?}, first run {big_first:?}, second run {big_second:?}");
     eprintln!("1000 files:  check {many_check:?}, first run {many_first:?}, second run {many_second:?}");
 
@@ -232,6 +206,6 @@ fn a_50_mb_file_and_1000_files_are_sent_once() {
 
     // One file changed on the host: the next run puts back only that one.
     on_host(&format!("echo changed > {base}/many/f0500.txt"));
-    play(&many_pb, false, 1);
+    play_on(HOST, &many_pb, false, 1);
     assert_eq!(on_host(&format!("cat {base}/many/f0500.txt")), "file 500");
 }

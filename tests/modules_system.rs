@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use common::*;
 
 const HOST: &str = "h3";
@@ -22,34 +19,8 @@ fn on_host(cmd: &str) -> (i32, String) {
     (run.code(), out)
 }
 
-fn write_playbook(dir: &Path, name: &str, tasks: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("- hosts: {HOST}\n  gather_facts: no\n  tasks:\n{tasks}")).expect("write playbook");
-    path
-}
 
-/// `ok=`, `changed=` and `failed=` of the test host's recap line.
-fn recap(stdout: &str) -> (usize, usize, usize) {
-    let line = stdout.lines().find(|l| l.starts_with(HOST) && l.contains(" ok=")).unwrap_or_else(|| panic!("no recap for {HOST} in:\n{stdout}"));
-    let count = |key: &str| -> usize {
-        line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {key} in {line}"))
-    };
-    (count("ok="), count("changed="), count("failed="))
-}
 
-/// Run a playbook; it must succeed and report `changed` changes. Returns how long it took.
-fn play(playbook: &Path, check: bool, changed: usize) -> Duration {
-    let f = fleet();
-    let mut args = vec![playbook.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()];
-    if check {
-        args.push("--check");
-    }
-    let run = provision(args);
-    run.expect_code(0);
-    let (_, c, failed) = recap(&run.stdout());
-    assert_eq!((c, failed), (changed, 0), "{} run: expected changed={changed}\n{}", if check { "check" } else { "real" }, run.stdout());
-    run.elapsed
-}
 
 #[test]
 fn apt_installs_and_removes_a_package_idempotently() {
@@ -60,29 +31,30 @@ fn apt_installs_and_removes_a_package_idempotently() {
     let dir = tempdir();
     let install = write_playbook(
         dir.path(),
+        HOST,
         "install.yml",
         &format!("    - name: install {pkg}\n      apt: name={pkg} update_cache=yes cache_valid_time=3600 install_recommends=no\n"),
     );
-    play(&install, true, 1);
+    play_on(HOST, &install, true, 1);
     assert!(!installed(), "check mode must not install {pkg}");
-    let first = play(&install, false, 1);
+    let first = play_on(HOST, &install, false, 1);
     assert!(installed(), "{pkg} should be installed");
-    let second = play(&install, false, 0);
+    let second = play_on(HOST, &install, false, 0);
     eprintln!("apt install run: {first:?}; no-change run: {second:?}");
     // `update_cache` alone changes only when it updates: the cache is fresh now.
-    let update = write_playbook(dir.path(), "update.yml", "    - apt: update_cache=yes cache_valid_time=3600\n");
-    play(&update, false, 0);
+    let update = write_playbook(dir.path(), HOST, "update.yml", "    - apt: update_cache=yes cache_valid_time=3600\n");
+    play_on(HOST, &update, false, 0);
 
-    let remove = write_playbook(dir.path(), "remove.yml", &format!("    - name: remove {pkg}\n      ansible.builtin.apt:\n        name: {pkg}\n        state: absent\n        purge: yes\n"));
-    play(&remove, true, 1);
+    let remove = write_playbook(dir.path(), HOST, "remove.yml", &format!("    - name: remove {pkg}\n      ansible.builtin.apt:\n        name: {pkg}\n        state: absent\n        purge: yes\n"));
+    play_on(HOST, &remove, true, 1);
     assert!(installed(), "check mode must not remove {pkg}");
-    play(&remove, false, 1);
+    play_on(HOST, &remove, false, 1);
     assert!(!installed(), "{pkg} should be removed");
-    play(&remove, false, 0);
+    play_on(HOST, &remove, false, 0);
 
     // `package` dispatches to apt: nothing to do now, in one round trip.
-    let package = write_playbook(dir.path(), "package.yml", &format!("    - package: name={pkg} state=absent\n"));
-    play(&package, false, 0);
+    let package = write_playbook(dir.path(), HOST, "package.yml", &format!("    - package: name={pkg} state=absent\n"));
+    play_on(HOST, &package, false, 0);
 }
 
 #[test]
@@ -95,33 +67,35 @@ fn systemd_starts_enables_and_stops_a_unit() {
     let dir = tempdir();
     let start = write_playbook(
         dir.path(),
+        HOST,
         "start.yml",
         "    - name: start and enable\n      systemd: name=provision-test state=started enabled=yes daemon_reload=yes\n",
     );
-    play(&start, true, 1);
+    play_on(HOST, &start, true, 1);
     assert_eq!(on_host("systemctl is-active provision-test").1, "inactive", "check mode must not start the unit");
-    play(&start, false, 1);
-    play(&start, false, 0);
+    play_on(HOST, &start, false, 1);
+    play_on(HOST, &start, false, 0);
     assert_eq!(on_host("systemctl is-active provision-test").1, "active");
     assert_eq!(on_host("systemctl is-enabled provision-test").1, "enabled");
 
     let stop = write_playbook(
         dir.path(),
+        HOST,
         "stop.yml",
         "    - name: stop and disable\n      ansible.builtin.systemd_service:\n        unit: provision-test\n        state: stopped\n        enabled: no\n",
     );
-    play(&stop, true, 1);
-    play(&stop, false, 1);
-    play(&stop, false, 0);
+    play_on(HOST, &stop, true, 1);
+    play_on(HOST, &stop, false, 1);
+    play_on(HOST, &stop, false, 0);
     assert_eq!(on_host("systemctl is-active provision-test").1, "inactive");
     assert_eq!(on_host("systemctl is-enabled provision-test").1, "disabled");
 
     // `service` goes through systemctl on this host and agrees that nothing is left to do;
     // `restarted` always acts.
-    let service = write_playbook(dir.path(), "service.yml", "    - service: name=provision-test state=stopped enabled=no\n");
-    play(&service, false, 0);
-    let restart = write_playbook(dir.path(), "restart.yml", "    - service: name=provision-test state=restarted\n    - service: name=provision-test state=stopped\n");
-    play(&restart, false, 2);
+    let service = write_playbook(dir.path(), HOST, "service.yml", "    - service: name=provision-test state=stopped enabled=no\n");
+    play_on(HOST, &service, false, 0);
+    let restart = write_playbook(dir.path(), HOST, "restart.yml", "    - service: name=provision-test state=restarted\n    - service: name=provision-test state=stopped\n");
+    play_on(HOST, &restart, false, 2);
     assert_eq!(on_host("systemctl is-active provision-test").1, "inactive");
     on_host(&format!("rm -f {unit}; systemctl daemon-reload"));
 }

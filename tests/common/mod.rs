@@ -113,3 +113,37 @@ pub fn inventory_for(dir: &Path, hosts: &[usize], user: &str, extra: &str) -> Pa
     std::fs::write(&path, text).expect("write inventory");
     path
 }
+
+/// Write a one-play playbook for `host` (no facts) with `tasks` (YAML, indented four).
+pub fn write_playbook(dir: &Path, host: &str, name: &str, tasks: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("- hosts: {host}\n  gather_facts: no\n  tasks:\n{tasks}")).expect("write playbook");
+    path
+}
+
+/// `(ok, changed, failed)` of `host`'s PLAY RECAP line.
+pub fn recap_of(stdout: &str, host: &str) -> (usize, usize, usize) {
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(host) && l.contains(" ok="))
+        .unwrap_or_else(|| panic!("no recap for {host} in:\n{stdout}"));
+    let count = |key: &str| -> usize {
+        line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    (count("ok="), count("changed="), count("failed="))
+}
+
+/// Run a playbook on the lab fleet (with `--check` if asked); it must succeed with
+/// `changed` changes on `host`. Returns how long it took.
+pub fn play_on(host: &str, playbook: &Path, check: bool, changed: usize) -> Duration {
+    let f = fleet();
+    let mut args = vec![playbook.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()];
+    if check {
+        args.push("--check");
+    }
+    let run = provision(args);
+    run.expect_code(0);
+    let (_, c, failed) = recap_of(&run.stdout(), host);
+    assert_eq!((c, failed), (changed, 0), "{} run: expected changed={changed}\n{}", if check { "check" } else { "real" }, run.stdout());
+    run.elapsed
+}
