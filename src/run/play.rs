@@ -1449,6 +1449,10 @@ impl<'a> Engine<'a> {
             args.insert("_provision_template_src".into(), Value::String(src));
             action = "copy";
         }
+        // fetch lays files out by inventory name (dest/<inventory_hostname>/<src>).
+        if action == "fetch" && !args.contains_key("_inventory_hostname") {
+            args.insert("_inventory_hostname".into(), Value::String(host.to_string()));
+        }
         // A module on the host.
         let Some(module) = provision_modules::find(action) else {
             return failed(format!("module `{}` is not available", task.action_written));
