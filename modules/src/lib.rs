@@ -38,6 +38,9 @@ pub mod find;
 pub mod sysctl;
 pub mod cron;
 pub mod hostname;
+pub mod wait_for;
+pub mod timezone;
+pub mod unarchive;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -138,7 +141,7 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or

@@ -1406,7 +1406,7 @@ impl<'a> Engine<'a> {
         // role's files/ (templates/) and beside the playbook, as Ansible does.
         let mut args = args;
         let mut action = task.action.as_str();
-        if matches!(action, "copy" | "template") && !args.get("remote_src").and_then(to_bool).unwrap_or(false) {
+        if matches!(action, "copy" | "template" | "unarchive") && !args.get("remote_src").and_then(to_bool).unwrap_or(false) {
             if let Some(src) = args.get("src").map(text) {
                 let sub = if action == "template" { "templates" } else { "files" };
                 match find_local(&src, sub, &env.search) {

@@ -1,0 +1,282 @@
+//! `wait_for`: wait for a port or a file to reach a state, in one remote command.
+//!
+//! The whole wait is one shell loop on the host (`sleep` between checks, `date +%s` for
+//! the clock), so it costs one round trip however long it waits. Listening ports on the
+//! host itself are read from `ss -ltn` (or `/proc/net/tcp*` where `ss` is missing);
+//! other hosts' ports need `nc -z`.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::args::{text, ArgSpec, ArgType};
+use crate::quote::quote;
+use crate::util::pyre::{self, Subject};
+use crate::{util, Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
+
+pub struct WaitFor;
+
+const ARGS: &[ArgSpec] = &[
+    ArgSpec::new("host", ArgType::Str, "The host whose port to wait for, as the managed host sees it.").default("127.0.0.1"),
+    ArgSpec::new("port", ArgType::Int, "The TCP port to wait for."),
+    ArgSpec::new("path", ArgType::Path, "The file to wait for (mutually exclusive with `port`)."),
+    ArgSpec::new("state", ArgType::Str, "`started`/`present`: the port listens or the file exists; `stopped`/`absent`: it no longer does. `drained` is not supported.")
+        .default("started")
+        .choices(&["started", "stopped", "present", "absent", "drained"]),
+    ArgSpec::new("search_regex", ArgType::Str, "With `path`: wait until the file's content matches this regular expression."),
+    ArgSpec::new("timeout", ArgType::Int, "Seconds to wait at most.").default("300"),
+    ArgSpec::new("delay", ArgType::Int, "Seconds to wait before the first check.").default("0"),
+    ArgSpec::new("sleep", ArgType::Int, "Seconds between checks.").default("1"),
+    ArgSpec::new("connect_timeout", ArgType::Int, "Seconds one connection attempt (`nc -z`) may take.").default("5"),
+    ArgSpec::new("msg", ArgType::Str, "The failure message instead of the default one."),
+    ArgSpec::new("exclude_hosts", ArgType::List, "Only with `drained` (not supported); accepted and ignored."),
+    ArgSpec::new("active_connection_states", ArgType::List, "Only with `drained` (not supported); accepted and ignored."),
+];
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "wait_for",
+    short: "Waits for a condition before continuing",
+    description: "Waits until a TCP port listens (or stops listening), or a file exists (optionally with content matching \
+`search_regex`) or is gone, or until `timeout` seconds passed, which fails the task. The wait is one shell loop on the host: \
+one round trip. Ports of the host itself (`host` 127.0.0.1, localhost, 0.0.0.0 or ::1) are checked with `ss -ltn` or \
+`/proc/net/tcp`; other hosts need `nc` on the managed host. Never changes anything.",
+    args: ARGS,
+    free_form: false,
+    examples: "- name: Wait for the web server\n  ansible.builtin.wait_for:\n    port: 8080\n    timeout: 60\n\n\
+- name: Wait for a log line\n  ansible.builtin.wait_for:\n    path: /var/log/app.log\n    search_regex: 'started in (\\d+)ms'\n\n\
+- name: Wait for a lock file to go\n  ansible.builtin.wait_for:\n    path: /var/lock/app.lock\n    state: absent\n",
+    returns: &[
+        ("elapsed", "seconds waited"),
+        ("state", "the state waited for"),
+        ("port", "the port, with `port`"),
+        ("path", "the file, with `path`"),
+        ("match_groups", "with `search_regex`: the groups of the match"),
+        ("match_groupdict", "with `search_regex`: the named groups of the match"),
+    ],
+};
+
+const TAG: &str = "__provision_wait_for_9d1a__";
+
+fn is_local(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "0.0.0.0" | "::1" | "::" | "")
+}
+
+/// The shell test for "the condition holds" (exit 0 when it does).
+fn port_check(host: &str, port: u64, connect_timeout: u64) -> String {
+    if is_local(host) {
+        format!(
+            "if command -v ss >/dev/null 2>&1; then ss -ltn 2>/dev/null | awk '{{print $4}}' | grep -q ':{port}$'; \
+else awk -v p={hex} '$4==\"0A\" {{ split($2, a, \":\"); if (a[2]==p) f=1 }} END {{ exit !f }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi",
+            hex = format!("{port:04X}")
+        )
+    } else {
+        format!("nc -z -w {connect_timeout} {} {port} >/dev/null 2>&1", quote(host))
+    }
+}
+
+fn script(check: &str, want: bool, delay: u64, timeout: u64, sleep: u64, needs_nc: bool) -> String {
+    let pre = if needs_nc { format!("command -v nc >/dev/null 2>&1 || {{ echo {TAG} nonc; exit 0; }}; ") } else { String::new() };
+    let cond = if want { format!("{{ {check}; }}") } else { format!("! {{ {check}; }}") };
+    format!(
+        "{pre}s=$(date +%s); sleep {delay}; while :; do if {cond}; then echo {TAG} ok $(( $(date +%s) - s )); exit 0; fi; \
+e=$(( $(date +%s) - s )); if [ \"$e\" -ge {timeout} ]; then echo {TAG} timeout $e; exit 0; fi; sleep {sleep}; done"
+    )
+}
+
+#[async_trait]
+impl Module for WaitFor {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
+        let num = |k: &str, d: u64| -> Result<u64, String> {
+            match text(args, k) {
+                None => Ok(d),
+                Some(v) => v.trim().parse::<u64>().map_err(|_| format!("{k} must be a non-negative integer, got {v:?}")),
+            }
+        };
+        let (timeout, delay, sleep, ct) = match (num("timeout", 300), num("delay", 0), num("sleep", 1), num("connect_timeout", 5)) {
+            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c.max(1), d.max(1)),
+            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return Ok(ModuleResult::failed(e)),
+        };
+        let host = text(args, "host").unwrap_or_else(|| "127.0.0.1".into());
+        let state = text(args, "state").unwrap_or_else(|| "started".into());
+        let port = match text(args, "port") {
+            None => None,
+            Some(p) => match p.trim().parse::<u64>() {
+                Ok(n) if n <= 65535 => Some(n),
+                _ => return Ok(ModuleResult::failed(format!("port must be a TCP port number, got {p:?}"))),
+            },
+        };
+        let path = text(args, "path").filter(|p| !p.is_empty());
+        let regex = text(args, "search_regex").filter(|r| !r.is_empty());
+        if port.is_some() && path.is_some() {
+            return Ok(ModuleResult::failed("port and path parameter can not both be passed to wait_for"));
+        }
+        if state == "drained" {
+            return Ok(ModuleResult::failed("state=drained is not supported by provision's wait_for"));
+        }
+        if port.is_some() && regex.is_some() {
+            return Ok(ModuleResult::failed("search_regex with port (reading from the socket) is not supported by provision's wait_for; use it with path"));
+        }
+        let want = matches!(state.as_str(), "started" | "present");
+        let compiled = match &regex {
+            Some(r) => match pyre::compile(r, Subject::Multiline, false) {
+                Ok(c) => Some(c),
+                Err(e) => return Ok(ModuleResult::failed(e)),
+            },
+            None => None,
+        };
+        let path = match path {
+            Some(p) => Some(util::expand_home(ctx.remote, &p).await?),
+            None => None,
+        };
+
+        let (check, needs_nc) = match (&path, port) {
+            (Some(p), _) => {
+                let q = quote(p);
+                match (&regex, want) {
+                    // The content is matched with grep -P (or -E) in the loop, and with
+                    // Python's syntax here once it is read back.
+                    (Some(r), true) => (format!("[ -f {q} ] && grep $g -q -- {} {q} 2>/dev/null", quote(r)), false),
+                    _ => (format!("[ -e {q} ]"), false),
+                }
+            }
+            (None, Some(port)) => (port_check(&host, port, ct), !is_local(&host)),
+            (None, None) => ("false".into(), false),
+        };
+        // Neither port nor path: Ansible just sleeps for `timeout` seconds and succeeds.
+        let sleeping_only = path.is_none() && port.is_none();
+        let mut cmd = if sleeping_only {
+            format!("s=$(date +%s); sleep {}; echo {TAG} ok $(( $(date +%s) - s ))", delay.max(timeout))
+        } else {
+            script(&check, want, delay, timeout, sleep, needs_nc)
+        };
+        if let (Some(p), true, Some(_)) = (&path, want, &regex) {
+            cmd = format!("g=-E; echo | grep -qP '' 2>/dev/null && g=-P; {}", cmd.replacen(&format!("echo {TAG} ok $(( $(date +%s) - s )); exit 0;"), &format!("echo {TAG} ok $(( $(date +%s) - s )); head -c 1048576 {}; exit 0;", quote(p)), 1));
+        }
+        let out = ctx.remote.exec(&cmd, b"").await?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (first, rest) = stdout.split_once('\n').unwrap_or((stdout.as_str(), ""));
+        let mut words = first.strip_prefix(&format!("{TAG} ")).unwrap_or("").split_whitespace();
+        let status = words.next().unwrap_or("");
+        let elapsed: u64 = words.next().and_then(|e| e.parse().ok()).unwrap_or(0);
+
+        let mut r = ModuleResult::ok(false);
+        r.set("elapsed", elapsed).set("state", state.clone());
+        if let Some(p) = port {
+            r.set("port", p);
+        }
+        if let Some(p) = &path {
+            r.set("path", p.clone());
+        }
+        if let Some(re) = &regex {
+            r.set("search_regex", re.clone());
+        }
+        match status {
+            "ok" => {
+                if let Some(c) = &compiled {
+                    let mut groups = vec![];
+                    let mut named = Map::new();
+                    if let Some(caps) = c.regex.captures(rest.as_bytes()) {
+                        for g in caps.iter().skip(1) {
+                            groups.push(g.map(|m| Value::String(String::from_utf8_lossy(m.as_bytes()).into_owned())).unwrap_or(Value::Null));
+                        }
+                        for name in c.regex.capture_names().flatten() {
+                            let v = caps.name(name).map(|m| Value::String(String::from_utf8_lossy(m.as_bytes()).into_owned())).unwrap_or(Value::Null);
+                            named.insert(name.to_string(), v);
+                        }
+                    }
+                    r.set("match_groups", groups).set("match_groupdict", named);
+                }
+                Ok(r)
+            }
+            "timeout" => {
+                let msg = text(args, "msg").filter(|m| !m.is_empty()).unwrap_or_else(|| match (&path, port, &regex, want) {
+                    (Some(p), _, Some(re), true) => format!("Timeout when waiting for search string {re} in {p}"),
+                    (Some(p), _, _, true) => format!("Timeout when waiting for file {p}"),
+                    (Some(p), _, _, false) => format!("Timeout when waiting for {p} to be absent."),
+                    (None, Some(port), _, true) => format!("Timeout when waiting for {host}:{port}"),
+                    (None, Some(port), _, false) => format!("Timeout when waiting for {host}:{port} to stop."),
+                    _ => "Timeout".into(),
+                });
+                r.set("failed", true).set("msg", msg);
+                Ok(r)
+            }
+            "nonc" => Ok(ModuleResult::failed(format!(
+                "cannot check {host}:{port}: ports of other hosts need `nc` on the managed host (install netcat), only local ports are checked without it",
+                port = port.unwrap_or_default()
+            ))),
+            _ => Ok(ModuleResult::failed(format!(
+                "wait_for failed (rc={}): {}",
+                out.rc,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::tests::{args, block_on, Fake};
+    use serde_json::json;
+
+    fn run(a: Value, answers: &[&str]) -> (ModuleResult, Vec<String>) {
+        let fake = Fake::new(answers);
+        let ctx = Context { remote: &fake, check_mode: false, diff: false };
+        let a = match crate::validate("wait_for", DOC.args, &args(a), &[]) {
+            Ok(a) => a,
+            Err(e) => return (ModuleResult::failed(e.message), vec![]),
+        };
+        let r = block_on(WaitFor.run(&a, &ctx)).expect("module ran");
+        (r, fake.commands())
+    }
+
+    #[test]
+    fn a_local_port_is_one_loop() {
+        let (r, sent) = run(json!({"port": 8080, "timeout": 5}), &[&format!("{TAG} ok 2\n")]);
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].contains("ss -ltn") && sent[0].contains(":8080$"), "{}", sent[0]);
+        assert!(sent[0].contains("/proc/net/tcp") && sent[0].contains("p=1F90"), "{}", sent[0]);
+        assert!(sent[0].contains("-ge 5 ]"), "{}", sent[0]);
+        assert!(!r.changed() && !r.is_failed(), "{r:?}");
+        assert_eq!(r.0["elapsed"], 2);
+        assert_eq!(r.0["port"], 8080);
+        assert_eq!(r.0["state"], "started");
+    }
+
+    #[test]
+    fn timeouts_fail_like_ansible() {
+        let (r, _) = run(json!({"port": 8080, "timeout": 1}), &[&format!("{TAG} timeout 1\n")]);
+        assert!(r.is_failed());
+        assert_eq!(r.0["msg"], "Timeout when waiting for 127.0.0.1:8080");
+        let (r, _) = run(json!({"path": "/tmp/x"}), &[&format!("{TAG} timeout 300\n")]);
+        assert_eq!(r.0["msg"], "Timeout when waiting for file /tmp/x");
+        let (r, sent) = run(json!({"path": "/tmp/x", "state": "absent", "msg": "gone?"}), &[&format!("{TAG} timeout 3\n")]);
+        assert!(sent[0].contains("! { [ -e /tmp/x ]; }"), "{}", sent[0]);
+        assert_eq!(r.0["msg"], "gone?");
+        let (r, _) = run(json!({"port": 22, "state": "stopped"}), &[&format!("{TAG} timeout 3\n")]);
+        assert_eq!(r.0["msg"], "Timeout when waiting for 127.0.0.1:22 to stop.");
+    }
+
+    #[test]
+    fn search_regex_returns_groups() {
+        let (r, sent) = run(json!({"path": "/var/log/a b.log", "search_regex": "started in (\\d+)ms"}), &[&format!("{TAG} ok 0\nx\nstarted in 42ms\n")]);
+        assert!(sent[0].contains("grep $g -q -- 'started in (\\d+)ms' '/var/log/a b.log'"), "{}", sent[0]);
+        assert!(sent[0].contains("head -c 1048576 '/var/log/a b.log'"), "{}", sent[0]);
+        assert!(!r.is_failed(), "{r:?}");
+        assert_eq!(r.0["match_groups"], json!(["42"]));
+    }
+
+    #[test]
+    fn remote_ports_need_nc_and_bad_arguments_fail() {
+        let (r, sent) = run(json!({"host": "db.example", "port": 5432}), &[&format!("{TAG} nonc\n")]);
+        assert!(sent[0].contains("nc -z -w 5 db.example 5432"), "{}", sent[0]);
+        assert!(r.is_failed() && r.0["msg"].as_str().unwrap().contains("nc"));
+        let (r, sent) = run(json!({"port": 1, "path": "/x"}), &[]);
+        assert!(r.is_failed() && sent.is_empty());
+        let (r, sent) = run(json!({"port": 1, "state": "drained"}), &[]);
+        assert!(r.is_failed() && sent.is_empty());
+    }
+}
