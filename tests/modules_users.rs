@@ -37,27 +37,7 @@ fn write_playbook(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// `(changed, failed)` from the recap line of the host.
-fn recap(out: &str) -> (u32, u32) {
-    let line = out.lines().find(|l| l.starts_with(HOST) && l.contains(": ok=")).unwrap_or_else(|| panic!("no recap for {HOST} in:\n{out}"));
-    let field = |name: &str| -> u32 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(&format!("{name}=")))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {name}= in recap line: {line}"))
-    };
-    (field("changed"), field("failed"))
-}
 
-/// Run `playbook` with `extra` flags; assert its recap says `changed=N failed=0`.
-fn play(playbook: &Path, extra: &[&str], changed: u32) {
-    let mut args = vec![playbook.display().to_string(), "-i".into(), inventory()];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let run = provision(&args);
-    let out = run.stdout();
-    assert_eq!(recap(&out), (changed, 0), "`provision {}` recap\n--- stdout:\n{out}\n--- stderr:\n{}", args.join(" "), run.stderr());
-    run.expect_code(0);
-}
 
 /// `id -un` run over SSH as `ptest` with the fleet's key.
 fn login_as_ptest(dir: &Path) -> Run {
@@ -96,10 +76,10 @@ fn user_group_and_key_lifecycle() {
 "#
         ),
     );
-    play(&create, &["--check"], 3);
+    play_with(HOST, &create, &["--check"], 3);
     assert_eq!(shell("getent passwd ptest || echo none").lines().last(), Some("none"), "--check created the user");
-    play(&create, &[], 3);
-    play(&create, &[], 0);
+    play_with(HOST, &create, &[], 3);
+    play_with(HOST, &create, &[], 0);
 
     let facts = shell("getent passwd ptest | cut -d: -f7; id -Gn ptest; getent shadow ptest | cut -d: -f2; stat -c '%a %U' /home/ptest/.ssh /home/ptest/.ssh/authorized_keys");
     for want in ["/bin/bash", "ptest", HASH, "700 ptest", "600 ptest"] {
@@ -124,9 +104,9 @@ fn user_group_and_key_lifecycle() {
 "#
         ),
     );
-    play(&exclusive, &["--check"], 1);
-    play(&exclusive, &[], 1);
-    play(&exclusive, &[], 0);
+    play_with(HOST, &exclusive, &["--check"], 1);
+    play_with(HOST, &exclusive, &[], 1);
+    play_with(HOST, &exclusive, &[], 0);
     let keys = shell("cat /home/ptest/.ssh/authorized_keys");
     assert!(keys.contains("second@test") && !keys.contains("provision-fleet"), "{keys}");
     let refused = login_as_ptest(tmp.path());
@@ -149,8 +129,8 @@ fn user_group_and_key_lifecycle() {
 "#
         ),
     );
-    play(&remove, &["--check"], 2);
-    play(&remove, &[], 2);
-    play(&remove, &[], 0);
+    play_with(HOST, &remove, &["--check"], 2);
+    play_with(HOST, &remove, &[], 2);
+    play_with(HOST, &remove, &[], 0);
     assert_eq!(shell("getent passwd ptest || echo none; test -e /home/ptest || echo gone").trim_end().lines().rev().take(2).collect::<Vec<_>>(), ["gone", "none"]);
 }

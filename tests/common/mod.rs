@@ -133,17 +133,20 @@ pub fn recap_of(stdout: &str, host: &str) -> (usize, usize, usize) {
     (count("ok="), count("changed="), count("failed="))
 }
 
-/// Run a playbook on the lab fleet (with `--check` if asked); it must succeed with
-/// `changed` changes on `host`. Returns how long it took.
-pub fn play_on(host: &str, playbook: &Path, check: bool, changed: usize) -> Duration {
+/// Run a playbook on the lab fleet with `extra` flags; it must succeed with `changed`
+/// changes and no failure on `host`.
+pub fn play_with(host: &str, playbook: &Path, extra: &[&str], changed: usize) -> Run {
     let f = fleet();
-    let mut args = vec![playbook.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()];
-    if check {
-        args.push("--check");
-    }
-    let run = provision(args);
-    run.expect_code(0);
+    let mut args = vec![playbook.display().to_string(), "-i".into(), f.inventory.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let run = provision(&args);
     let (_, c, failed) = recap_of(&run.stdout(), host);
-    assert_eq!((c, failed), (changed, 0), "{} run: expected changed={changed}\n{}", if check { "check" } else { "real" }, run.stdout());
-    run.elapsed
+    assert_eq!((c, failed), (changed, 0), "`provision {}` recap\n--- stdout:\n{}\n--- stderr:\n{}", args.join(" "), run.stdout(), run.stderr());
+    run.expect_code(0);
+    run
+}
+
+/// [`play_with`] with `--check` or without; returns how long it took.
+pub fn play_on(host: &str, playbook: &Path, check: bool, changed: usize) -> Duration {
+    play_with(host, playbook, if check { &["--check"] } else { &[] }, changed).elapsed
 }
