@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
@@ -21,33 +21,10 @@ fn on_host(cmd: &str) -> (i32, String) {
     (run.code(), out)
 }
 
-fn write_playbook(dir: &Path, name: &str, tasks: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, format!("- hosts: {HOST}\n  gather_facts: no\n  tasks:\n{tasks}")).expect("write playbook");
-    path
-}
-
-/// `changed=` and `failed=` of the test host's recap line.
-fn recap(stdout: &str) -> (usize, usize) {
-    let line = stdout.lines().find(|l| l.starts_with(HOST) && l.contains(" ok=")).unwrap_or_else(|| panic!("no recap for {HOST} in:\n{stdout}"));
-    let count = |key: &str| -> usize {
-        line.split_whitespace().find_map(|w| w.strip_prefix(key)).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no {key} in {line}"))
-    };
-    (count("changed="), count("failed="))
-}
 
 /// Run a playbook (from `cwd`); it must succeed and report `changed` changes.
 fn play_in(cwd: &Path, playbook: &Path, check: bool, changed: usize) -> String {
-    let f = fleet();
-    let mut args = vec![playbook.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()];
-    if check {
-        args.push("--check");
-    }
-    let run = provision_in(cwd, args, &[]);
-    let out = run.stdout();
-    assert_eq!(run.code(), 0, "{}\n{}", out, run.stderr());
-    assert_eq!(recap(&out), (changed, 0), "{} run: expected changed={changed}\n{out}", if check { "check" } else { "real" });
-    out
+    play_from(cwd, HOST, playbook, if check { &["--check"] } else { &[] }, changed).stdout()
 }
 
 fn play(playbook: &Path, check: bool, changed: usize) -> String {
@@ -69,6 +46,7 @@ fn slurp_reads_a_file() {
     let dir = tempdir();
     let pb = write_playbook(
         dir.path(),
+        HOST,
         "slurp.yml",
         &format!(
             "    - slurp:\n        src: {d}/f.txt\n      register: s\n    - assert:\n        that:\n          - s.encoding == 'base64'\n          - s.source == '{d}/f.txt'\n          - s.content == 'aGVsbG8gc2x1cnAK'\n          - (s.content | b64decode) == 'hello slurp\\n'\n          - not s.changed\n\
@@ -91,7 +69,7 @@ fn fetch_copies_a_file_to_the_controller_once() {
 \x20   - fetch:\n        src: {d}/f.txt\n        dest: {out}/auto\n",
         out = local.display()
     );
-    let pb = write_playbook(dir.path(), "fetch.yml", &tasks);
+    let pb = write_playbook(dir.path(), HOST, "fetch.yml", &tasks);
     play(&pb, true, 3);
     assert!(!local.exists(), "check mode must not write");
     play(&pb, false, 3);
@@ -104,6 +82,7 @@ fn fetch_copies_a_file_to_the_controller_once() {
     // A missing file fails, unless `fail_on_missing: no`.
     let missing = write_playbook(
         dir.path(),
+        HOST,
         "missing.yml",
         &format!("    - fetch:\n        src: {d}/nope\n        dest: {}/\n        flat: yes\n        fail_on_missing: no\n", local.display()),
     );
@@ -133,7 +112,7 @@ fn find_lists_matching_files() {
 \x20   - find:\n        paths: {d}\n        size: 2k\n      register: big\n\
 \x20   - assert:\n        that:\n          - big.files | map(attribute='path') | list == ['{d}/big.log']\n          - big.files[0].size == 3000\n"
     );
-    let pb = write_playbook(dir.path(), "find.yml", &tasks);
+    let pb = write_playbook(dir.path(), HOST, "find.yml", &tasks);
     play(&pb, true, 0);
     play(&pb, false, 0);
 }
@@ -146,6 +125,7 @@ fn sysctl_edits_a_file_idempotently() {
     let dir = tempdir();
     let pb = write_playbook(
         dir.path(),
+        HOST,
         "sysctl.yml",
         &format!(
             "    - sysctl:\n        name: vm.swappiness\n        value: '10'\n        sysctl_file: {file}\n        sysctl_set: no\n        reload: no\n\
@@ -168,6 +148,7 @@ fn sysctl_edits_a_file_idempotently() {
     assert_eq!(rc, 0, "{current}");
     let live = write_playbook(
         dir.path(),
+        HOST,
         "live.yml",
         &format!("    - sysctl:\n        name: vm.swappiness\n        value: '{}'\n        sysctl_file: {d}/live.conf\n        sysctl_set: yes\n        reload: no\n", current.trim()),
     );
@@ -185,6 +166,7 @@ fn cron_manages_a_cron_file() {
     let dir = tempdir();
     let pb = write_playbook(
         dir.path(),
+        HOST,
         "cron.yml",
         &format!(
             "    - cron:\n        name: cleanup\n        minute: '30'\n        hour: '2'\n        user: root\n        job: /usr/local/bin/cleanup > /dev/null\n        cron_file: {file}\n\
@@ -205,6 +187,7 @@ fn cron_manages_a_cron_file() {
     // Removing every job and variable removes the file.
     let remove = write_playbook(
         dir.path(),
+        HOST,
         "remove.yml",
         &format!(
             "    - cron:\n        name: '{{{{ item }}}}'\n        state: absent\n        cron_file: {file}\n      loop: [cleanup, adopted, weekly]\n\
@@ -227,6 +210,7 @@ fn hostname_predicts_in_check_mode() {
     let dir = tempdir();
     let rename = write_playbook(
         dir.path(),
+        HOST,
         "rename.yml",
         "    - hostname:\n        name: provision-renamed.example.com\n      register: h\n    - assert:\n        that:\n          - h.changed\n          - h.name == 'provision-renamed.example.com'\n\
 \x20   - hostname:\n        name: provision-renamed\n        use: generic\n",
@@ -235,6 +219,7 @@ fn hostname_predicts_in_check_mode() {
     assert_eq!(on_host("hostname").1.trim(), current, "check mode must not rename");
     let same = write_playbook(
         dir.path(),
+        HOST,
         "same.yml",
         &format!("    - hostname:\n        name: {current}\n      register: h\n    - assert:\n        that:\n          - not h.changed\n          - h.ansible_facts.ansible_hostname == '{current}'\n"),
     );
@@ -254,12 +239,14 @@ command -v crontab && { crontab -u bob -r 2>/dev/null; true; }",
     let dir = tempdir();
     let pb = write_playbook(
         dir.path(),
+        HOST,
         "crontab.yml",
         "    - cron:\n        name: provision test job\n        minute: '*/5'\n        job: echo \"it's $HOME\" > /dev/null\n        user: bob\n\
 \x20   - cron:\n        name: PATH\n        env: yes\n        job: /usr/bin:/bin\n        user: bob\n",
     );
     let verify = write_playbook(
         dir.path(),
+        HOST,
         "verify.yml",
         "    - cron:\n        name: provision test job\n        minute: '*/5'\n        job: echo \"it's $HOME\" > /dev/null\n        user: bob\n      register: again\n\
 \x20   - assert:\n        that:\n          - not again.changed\n          - again.jobs == ['provision test job']\n          - again.envs == ['PATH']\n",
@@ -271,7 +258,7 @@ command -v crontab && { crontab -u bob -r 2>/dev/null; true; }",
     assert_eq!(listed.trim_end(), "PATH=\"/usr/bin:/bin\"\n#Ansible: provision test job\n*/5 * * * * echo \"it's $HOME\" > /dev/null");
     play(&pb, false, 0);
     play(&verify, false, 0);
-    let remove = write_playbook(dir.path(), "remove.yml", "    - cron:\n        name: provision test job\n        state: absent\n        user: bob\n");
+    let remove = write_playbook(dir.path(), HOST, "remove.yml", "    - cron:\n        name: provision test job\n        state: absent\n        user: bob\n");
     play(&remove, true, 1);
     play(&remove, false, 1);
     play(&remove, false, 0);

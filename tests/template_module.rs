@@ -7,8 +7,7 @@ mod common;
 use common::*;
 
 fn recap_changed(out: &str) -> usize {
-    let line = out.lines().find(|l| l.starts_with("h1 ") && l.contains(" : ok=")).unwrap_or_else(|| panic!("no recap in {out}"));
-    line.split_whitespace().find_map(|w| w.strip_prefix("changed=")).unwrap().parse().unwrap()
+    recap_of(out, "h1").1
 }
 
 #[test]

@@ -136,10 +136,15 @@ pub fn recap_of(stdout: &str, host: &str) -> (usize, usize, usize) {
 /// Run a playbook on the lab fleet with `extra` flags; it must succeed with `changed`
 /// changes and no failure on `host`.
 pub fn play_with(host: &str, playbook: &Path, extra: &[&str], changed: usize) -> Run {
+    play_from(&root(), host, playbook, extra, changed)
+}
+
+/// [`play_with`], run from the directory `cwd` (for relative paths in the playbook).
+pub fn play_from(cwd: &Path, host: &str, playbook: &Path, extra: &[&str], changed: usize) -> Run {
     let f = fleet();
     let mut args = vec![playbook.display().to_string(), "-i".into(), f.inventory.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let run = provision(&args);
+    let run = provision_in(cwd, &args, &[]);
     let (_, c, failed) = recap_of(&run.stdout(), host);
     assert_eq!((c, failed), (changed, 0), "`provision {}` recap\n--- stdout:\n{}\n--- stderr:\n{}", args.join(" "), run.stdout(), run.stderr());
     run.expect_code(0);
