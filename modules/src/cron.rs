@@ -415,17 +415,12 @@ impl Module for Cron {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use serde_json::json;
 
     fn run(a: Value, answers: &[&str], check: bool) -> (ModuleResult, Vec<(String, Vec<u8>)>) {
         let fake = Fake::new(answers);
-        let ctx = Context { remote: &fake, check_mode: check, diff: true };
-        let a = match crate::validate("cron", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Cron.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Cron, a, &fake, check, true);
         let sent = fake.sent.lock().unwrap().clone();
         (r, sent)
     }

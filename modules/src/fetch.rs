@@ -259,17 +259,12 @@ impl Module for Fetch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use serde_json::json;
 
     fn run(a: Value, answers: &[&str], check: bool) -> (ModuleResult, Vec<String>) {
         let fake = Fake::new(answers);
-        let ctx = Context { remote: &fake, check_mode: check, diff: false };
-        let a = match crate::validate("fetch", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Fetch.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Fetch, a, &fake, check, false);
         (r, fake.commands())
     }
 

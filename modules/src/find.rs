@@ -354,17 +354,12 @@ impl Module for Find {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use serde_json::json;
 
     fn run(a: Value, answer: &str) -> (ModuleResult, Vec<String>) {
         let fake = Fake::new(&[answer]);
-        let ctx = Context { remote: &fake, check_mode: true, diff: false };
-        let a = match crate::validate("find", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Find.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Find, a, &fake, true, false);
         (r, fake.commands())
     }
 

@@ -67,18 +67,13 @@ impl Module for Slurp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use crate::ExecOutput;
     use serde_json::json;
 
     fn run(a: Value, answers: Vec<ExecOutput>) -> (ModuleResult, Vec<String>) {
         let fake = Fake::with(answers);
-        let ctx = Context { remote: &fake, check_mode: false, diff: false };
-        let a = match crate::validate("slurp", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Slurp.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Slurp, a, &fake, false, false);
         (r, fake.commands())
     }
 

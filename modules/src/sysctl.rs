@@ -180,18 +180,13 @@ impl Module for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use serde_json::Value;
     use serde_json::json;
 
     fn run(a: Value, answers: &[&str], check: bool) -> (ModuleResult, Vec<(String, Vec<u8>)>) {
         let fake = Fake::new(answers);
-        let ctx = Context { remote: &fake, check_mode: check, diff: true };
-        let a = match crate::validate("sysctl", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Sysctl.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Sysctl, a, &fake, check, true);
         let sent = fake.sent.lock().unwrap().clone();
         (r, sent)
     }

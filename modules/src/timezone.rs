@@ -108,17 +108,12 @@ impl Module for Timezone {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use serde_json::Value;
 
     fn run(a: Value, answers: &[&str], check: bool) -> (ModuleResult, Vec<String>) {
         let fake = Fake::new(answers);
-        let ctx = Context { remote: &fake, check_mode: check, diff: true };
-        let a = match crate::validate("timezone", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Timezone.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Timezone, a, &fake, check, true);
         (r, fake.commands())
     }
 

@@ -225,16 +225,11 @@ fn cmd_text(tar: Option<&str>, extra: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
 
     fn run(a: Value, answers: &[&str], check: bool) -> (ModuleResult, Vec<(String, Vec<u8>)>) {
         let fake = Fake::new(answers);
-        let ctx = Context { remote: &fake, check_mode: check, diff: false };
-        let a = match crate::validate("unarchive", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(Unarchive.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&Unarchive, a, &fake, check, false);
         let sent = fake.sent.lock().unwrap().clone();
         (r, sent)
     }

@@ -219,17 +219,12 @@ impl Module for WaitFor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::tests::{args, block_on, Fake};
+    use crate::file::tests::{run_module, Fake};
     use serde_json::json;
 
     fn run(a: Value, answers: &[&str]) -> (ModuleResult, Vec<String>) {
         let fake = Fake::new(answers);
-        let ctx = Context { remote: &fake, check_mode: false, diff: false };
-        let a = match crate::validate("wait_for", DOC.args, &args(a), &[]) {
-            Ok(a) => a,
-            Err(e) => return (ModuleResult::failed(e.message), vec![]),
-        };
-        let r = block_on(WaitFor.run(&a, &ctx)).expect("module ran");
+        let r = run_module(&WaitFor, a, &fake, false, false);
         (r, fake.commands())
     }
 

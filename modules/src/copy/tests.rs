@@ -3,17 +3,12 @@
 use serde_json::json;
 
 use super::*;
-use crate::file::tests::{absent, after, args, block_on, dir, file, host, Fake};
+use crate::file::tests::{absent, after, args, block_on, dir, file, host, Fake, run_module};
 use crate::ExecOutput;
 
 fn run(a: Value, answers: &[&str], check: bool, diff: bool) -> (ModuleResult, Vec<(String, Vec<u8>)>) {
     let fake = Fake::new(answers);
-    let ctx = Context { remote: &fake, check_mode: check, diff };
-    let a = match crate::validate("copy", DOC.args, &args(a), &[]) {
-        Ok(a) => a,
-        Err(e) => return (ModuleResult::failed(e.message), vec![]),
-    };
-    let r = block_on(Copy.run(&a, &ctx)).expect("module ran");
+    let r = run_module(&Copy, a, &fake, check, diff);
     let sent = fake.sent.lock().unwrap().clone();
     (r, sent)
 }

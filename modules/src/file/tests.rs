@@ -40,6 +40,16 @@ impl crate::Remote for Fake {
     }
 }
 
+/// Run `module` as the engine does — arguments validated, aliases resolved, defaults
+/// filled in — against `fake`; an argument error comes back as a failed result.
+pub(crate) fn run_module(module: &dyn crate::Module, a: Value, fake: &Fake, check: bool, diff: bool) -> ModuleResult {
+    let doc = module.doc();
+    match crate::validate(doc.name, doc.args, &args(a), &[]) {
+        Ok(a) => block_on(module.run(&a, &Context { remote: fake, check_mode: check, diff })).expect("module ran"),
+        Err(e) => ModuleResult::failed(e.message),
+    }
+}
+
 /// Run a future that never waits on anything real.
 pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
@@ -88,13 +98,7 @@ pub(crate) fn after(st: PathState) -> String {
 
 fn run(a: Value, answers: &[&str], check: bool, diff: bool) -> (ModuleResult, Vec<String>) {
     let fake = Fake::new(answers);
-    let ctx = Context { remote: &fake, check_mode: check, diff };
-    // As the engine does: aliases resolved, defaults filled in.
-    let a = match crate::validate("file", DOC.args, &args(a), &[]) {
-        Ok(a) => a,
-        Err(e) => return (ModuleResult::failed(e.message), vec![]),
-    };
-    let r = block_on(File.run(&a, &ctx)).expect("module ran");
+    let r = run_module(&File, a, &fake, check, diff);
     (r, fake.commands())
 }
 
