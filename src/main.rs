@@ -377,7 +377,7 @@ fn doc_cmd(argv: &[String]) -> Result<i32> {
     let modules = provision_modules::registry();
     if cli.list || cli.module.is_none() {
         let mut docs: Vec<&provision_modules::ModuleDoc> = modules.iter().map(|m| m.doc()).collect();
-        docs.push(&provision::run::TEMPLATE_DOC);
+        docs.extend(provision::run::ENGINE_DOCS.iter().copied());
         docs.sort_by_key(|d| d.name);
         for d in docs {
             println!("{:<16} {}", d.name, d.short);

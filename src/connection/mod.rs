@@ -248,6 +248,14 @@ impl Session {
         }
     }
 
+    /// Drop the connection (the host is going away, e.g. rebooting): the next command
+    /// connects afresh.
+    pub async fn disconnect(&self) {
+        if let Session::Ssh(s) = self {
+            s.disconnect().await;
+        }
+    }
+
     /// Run `command` with an explicit become setting (a task's own `become`), instead
     /// of the host's.
     pub async fn exec_as(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {

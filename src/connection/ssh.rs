@@ -340,6 +340,15 @@ impl SshSession {
         self.run(command, b"", None).await
     }
 
+    /// Forget the connection without waiting on it (the host may be gone); the next use
+    /// connects afresh, and may reconnect once more after that.
+    pub async fn disconnect(&self) {
+        if let Some(l) = self.live.lock().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
+        }
+        self.reconnected.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub async fn close(&self) {
         if let Some(l) = self.live.lock().await.take() {
             let _ = l.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;

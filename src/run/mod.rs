@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod loops;
 pub mod play;
+pub mod reboot;
 
 use std::time::Duration;
 
@@ -184,22 +185,23 @@ mode, owner, group, backup and validate. `--check --diff` shows the change befor
     returns: &[("dest", "the file written"), ("checksum", "SHA-1 of the rendered content"), ("src", "the template used"), ("changed", "whether the file changed")],
 };
 
+/// Modules the engine provides on top of the registry's.
+pub static ENGINE_DOCS: [&provision_modules::ModuleDoc; 3] = [&TEMPLATE_DOC, &reboot::REBOOT_DOC, &reboot::WAIT_FOR_CONNECTION_DOC];
+
 /// The documentation of a module the engine provides (not in the registry).
 pub fn engine_doc(name: &str) -> Option<&'static provision_modules::ModuleDoc> {
-    (crate::playbook::keywords::short_name(name) == "template").then_some(&TEMPLATE_DOC)
+    let short = crate::playbook::keywords::short_name(name);
+    ENGINE_DOCS.iter().copied().find(|d| d.name == short)
 }
-
-/// Modules the engine provides on top of the registry's.
-const ENGINE_MODULES: &[&str] = &["template"];
 
 impl crate::playbook::ModuleCatalog for Catalog {
     fn exists(&self, name: &str) -> bool {
-        provision_modules::find(name).is_some() || ENGINE_MODULES.contains(&crate::playbook::keywords::short_name(name))
+        provision_modules::find(name).is_some() || engine_doc(name).is_some()
     }
 
     fn names(&self) -> Vec<&'static str> {
         let mut n: Vec<&'static str> = provision_modules::registry().iter().map(|m| m.doc().name).collect();
-        n.extend(ENGINE_MODULES);
+        n.extend(ENGINE_DOCS.iter().map(|d| d.name));
         n
     }
 
@@ -213,8 +215,8 @@ impl crate::playbook::ModuleCatalog for Catalog {
 
     fn is_string_arg(&self, name: &str, arg: &str) -> bool {
         let short = crate::playbook::keywords::short_name(name);
-        let specs: &[provision_modules::ArgSpec] = if short == "template" {
-            TEMPLATE_ARGS
+        let specs: &[provision_modules::ArgSpec] = if let Some(d) = engine_doc(short) {
+            d.args
         } else if let Some(m) = provision_modules::find(short) {
             m.doc().args
         } else {
@@ -224,8 +226,8 @@ impl crate::playbook::ModuleCatalog for Catalog {
     }
 
     fn check_args(&self, name: &str, args: &Map<String, Value>) -> Result<(), (Option<String>, String, Option<String>)> {
-        if crate::playbook::keywords::short_name(name) == "template" {
-            return provision_modules::validate("template", TEMPLATE_ARGS, args, &[]).map(|_| ()).map_err(|e| (e.argument, e.message, e.hint));
+        if let Some(d) = engine_doc(name) {
+            return provision_modules::validate(d.name, d.args, args, &[]).map(|_| ()).map_err(|e| (e.argument, e.message, e.hint));
         }
         let Some(m) = provision_modules::find(name) else { return Ok(()) };
         let doc = m.doc();

@@ -1454,10 +1454,10 @@ impl<'a> Engine<'a> {
             args.insert("_inventory_hostname".into(), Value::String(host.to_string()));
         }
         // A module on the host.
-        let Some(module) = provision_modules::find(action) else {
+        let module = provision_modules::find(action);
+        let Some(doc) = module.map(|m| m.doc()).or_else(|| super::engine_doc(action)) else {
             return failed(format!("module `{}` is not available", task.action_written));
         };
-        let doc = module.doc();
         let template_src = args.remove("_provision_template_src");
         let args = match provision_modules::validate(doc.name, doc.args, &args, &["_raw_params"]) {
             Ok(a) => a,
@@ -1471,7 +1471,10 @@ impl<'a> Engine<'a> {
             Err(d) => return failed(d.message),
         };
         let session = self.session(&target).await;
-        if let Err(e) = session.connect().await {
+        let connection_module = super::reboot::is_connection_module(action);
+        if connection_module {
+            // These wait for the host themselves: no early UNREACHABLE.
+        } else if let Err(e) = session.connect().await {
             let mut r = Map::new();
             r.insert("changed".into(), Value::Bool(false));
             r.insert("msg".into(), Value::String(format!("Failed to connect to the host via ssh: {e}")));
@@ -1488,6 +1491,20 @@ impl<'a> Engine<'a> {
             None => vec![],
         };
         let remote = TaskRemote { session: &session, become_: target.become_.clone(), environment };
+        let Some(module) = module.filter(|_| !connection_module) else {
+            let r = match action {
+                "reboot" => super::reboot::reboot(&remote, &args, check).await,
+                _ => super::reboot::wait_for_connection(&remote, &args).await,
+            };
+            let status = if r.get("failed").and_then(Value::as_bool).unwrap_or(false) {
+                Status::Failed
+            } else if r.get("changed").and_then(Value::as_bool).unwrap_or(false) {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+            return (status, r, vec![]);
+        };
         let ctx = Context { remote: &remote, check_mode: check, diff };
         match module.run(&args, &ctx).await {
             Ok(mut r) => {
