@@ -159,3 +159,17 @@ pub fn find(name: &str) -> Option<&'static dyn Module> {
         .unwrap_or(name);
     registry().into_iter().find(|m| m.doc().name == short)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::find;
+
+    #[test]
+    fn find_takes_the_collection_prefixes() {
+        for name in ["git", "ansible.builtin.git", "ansible.legacy.apt_key", "community.general.sudoers", "deb822_repository", "apt_repository"] {
+            assert!(find(name).is_some(), "{name}");
+        }
+        assert!(find("community.general.nope").is_none());
+        assert!(find("community.docker.git").is_none());
+    }
+}
