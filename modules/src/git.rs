@@ -159,7 +159,7 @@ fn read_script(o: &Opts) -> String {
     if let Some(d) = &o.dest {
         let config = if o.bare { "config" } else { ".git/config" };
         s.push_str(&format!(
-            "d={}; if [ -f \"$d/{config}\" ] && cd \"$d\"; then echo {TAG} repo; echo \"{TAG} head $(\"$g\" rev-parse --verify -q HEAD)\"; \
+            "d={}; if [ -f \"$d/{config}\" ]; then ( cd \"$d\" || exit 0; echo {TAG} repo; echo \"{TAG} head $(\"$g\" rev-parse --verify -q HEAD)\"; \
 echo \"{TAG} branch $(\"$g\" symbolic-ref -q --short HEAD)\"; echo \"{TAG} url $(\"$g\" config --get remote.{}.url)\"; ",
             quote(d),
             quote(&o.remote)
@@ -172,7 +172,7 @@ echo \"{TAG} branch $(\"$g\" symbolic-ref -q --short HEAD)\"; echo \"{TAG} url $
                 ));
             }
         }
-        s.push_str("cd /; fi; ");
+        s.push_str("); fi; ");
     }
     let look_only = o.dest.is_some() && !o.update;
     if look_only {
