@@ -77,6 +77,23 @@ if command -v md5sum >/dev/null 2>&1; then echo \"{TAG} md5 $(md5sum < \"$p\" | 
     s
 }
 
+/// Encode bytes as standard base64 (with padding, no line breaks).
+pub(crate) fn base64_encode(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Decode standard base64, ignoring whitespace.
 pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
@@ -276,6 +293,11 @@ mod tests {
         assert_eq!(base64_decode("YQ==\n").unwrap(), b"a");
         assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
         assert!(base64_decode("a*b").is_err());
+        for t in [&b""[..], b"a", b"ab", b"abc", b"hello\n", &[0xff, 0x00, 0x99, 0x10]] {
+            assert_eq!(base64_decode(&base64_encode(t)).unwrap(), t);
+        }
+        assert_eq!(base64_encode(b"hello\n"), "aGVsbG8K");
+        assert_eq!(base64_encode(b"a"), "YQ==");
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub mod hostname;
 pub mod wait_for;
 pub mod timezone;
 pub mod unarchive;
+pub mod git;
+pub mod apt_repository;
+pub mod deb822_repository;
+pub mod apt_key;
+pub mod sudoers;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -141,15 +146,30 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &git::Git, &apt_repository::AptRepository, &deb822_repository::Deb822Repository, &apt_key::AptKey, &sudoers::Sudoers]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or
-/// `ansible.legacy.`) prefix.
+/// `ansible.legacy.`, `community.general.`) prefix.
 pub fn find(name: &str) -> Option<&'static dyn Module> {
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| name.strip_prefix("community.general."))
         .unwrap_or(name);
     registry().into_iter().find(|m| m.doc().name == short)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find;
+
+    #[test]
+    fn find_takes_the_collection_prefixes() {
+        for name in ["git", "ansible.builtin.git", "ansible.legacy.apt_key", "community.general.sudoers", "deb822_repository", "apt_repository"] {
+            assert!(find(name).is_some(), "{name}");
+        }
+        assert!(find("community.general.nope").is_none());
+        assert!(find("community.docker.git").is_none());
+    }
 }
