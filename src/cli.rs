@@ -160,6 +160,18 @@ pub struct Cli {
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
 
+    /// Wait this long for another run's lock on a host (default 0: fail at once, naming the holder).
+    #[arg(long = "lock-wait", value_name = "SECONDS", default_value_t = 0)]
+    pub lock_wait: u64,
+
+    /// End the process holding a host's run lock (a run that is gone), then take it.
+    #[arg(long = "break-lock")]
+    pub break_lock: bool,
+
+    /// Do not take the run lock on the hosts.
+    #[arg(long = "no-lock", conflicts_with_all = ["lock_wait", "break_lock"])]
+    pub no_lock: bool,
+
     #[command(flatten)]
     pub common: Common,
 }

@@ -123,7 +123,7 @@ fn conn_options(c: &provision::cli::Common) -> Result<ConnOptions> {
     };
     let become_password = match (&c.become_password_file, c.ask_become_pass) {
         (Some(f), _) => Some(read_secret_file(f)?),
-        (None, true) => Some(prompt_secret("BECOME password", "-K", "--become_-password-file")?),
+        (None, true) => Some(prompt_secret("BECOME password", "-K", "--become-password-file")?),
         _ => std::env::var("PROVISION_BECOME_PASSWORD").ok(),
     };
     if let Some(m) = &c.become_method {
@@ -148,6 +148,7 @@ fn conn_options(c: &provision::cli::Common) -> Result<ConnOptions> {
         timeout: c.timeout,
         command_timeout: c.task_timeout,
         ssh_common_args: c.ssh_common_args.clone(),
+        lock: None,
     })
 }
 
@@ -315,7 +316,10 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
         return Ok(0);
     }
     let extra = extra_vars(&cli.common.extra_vars)?;
-    let conn = conn_options(&cli.common)?;
+    let mut conn = conn_options(&cli.common)?;
+    if !cli.no_lock {
+        conn.lock = Some(provision::connection::lock::LockSpec::new(std::time::Duration::from_secs(cli.lock_wait), cli.break_lock));
+    }
     let opts = provision::run::play::Options {
         check: cli.common.check,
         diff: cli.common.diff,

@@ -9,6 +9,7 @@
 //! beat the command line (`-u`, `--private-key`, `-b`), which beats `-o` options in
 //! `ansible_ssh_common_args`, which beat `~/.ssh/config`.
 
+pub mod lock;
 pub mod privilege;
 pub mod known_hosts;
 pub mod local;
@@ -47,6 +48,8 @@ pub struct ConnOptions {
     pub timeout: Option<u64>,
     pub command_timeout: Option<u64>,
     pub ssh_common_args: Option<String>,
+    /// Take the run lock on each host (playbook runs).
+    pub lock: Option<lock::LockSpec>,
 }
 
 /// Everything needed to reach one host.
@@ -245,6 +248,15 @@ impl Session {
     pub async fn close(&self) {
         if let Session::Ssh(s) = self {
             s.close().await;
+        }
+    }
+
+    /// Take the run lock on the host, once per connection (see [`lock`]). `Ok(Some(note))`
+    /// when something is worth saying: we waited, broke a lock, or the host cannot lock.
+    pub async fn lock(&self, spec: &lock::LockSpec) -> Result<Option<String>, RemoteError> {
+        match self {
+            Session::Ssh(s) => s.lock(spec).await,
+            Session::Local(_) => Ok(None),
         }
     }
 

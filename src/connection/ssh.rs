@@ -257,11 +257,13 @@ pub struct SshSession {
     live: Mutex<Option<Live>>,
     channels: Semaphore,
     reconnected: std::sync::atomic::AtomicBool,
+    /// The channel that holds the run lock on the host, while we hold it.
+    lock: Mutex<Option<russh::Channel<client::Msg>>>,
 }
 
 impl SshSession {
     pub fn new(target: Target) -> Self {
-        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default() }
+        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None) }
     }
 
     /// Connect now (the run does this first, to report UNREACHABLE early).
@@ -340,6 +342,64 @@ impl SshSession {
         self.run(command, b"", None).await
     }
 
+    /// Take the run lock (see [`super::lock`]), once per connection.
+    pub async fn lock(&self, spec: &super::lock::LockSpec) -> Result<Option<String>, RemoteError> {
+        use super::lock::{parse, script, who, Line};
+        let mut held = self.lock.lock().await;
+        if held.is_some() {
+            return Ok(None);
+        }
+        let mut ch = self.open().await?;
+        ch.exec(true, script(spec).as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
+        let mut buf = String::new();
+        let mut notes: Vec<String> = Vec::new();
+        let limit = spec.wait + Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, ch.wait()).await {
+                Ok(m) => m,
+                Err(_) => return Err(RemoteError::Other(format!("the run lock could not be taken within {}s", limit.as_secs()))),
+            };
+            match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    buf.push_str(&String::from_utf8_lossy(&data));
+                    while let Some(i) = buf.find('\n') {
+                        let line: String = buf.drain(..=i).collect();
+                        match parse(&line) {
+                            Line::Locked(_) => {
+                                *held = Some(ch);
+                                return Ok((!notes.is_empty()).then(|| notes.join("; ")));
+                            }
+                            Line::NoLock => {
+                                *held = Some(ch);
+                                return Ok(Some("this host has no flock or no writable lock directory: running without the run lock".into()));
+                            }
+                            Line::Busy(info) => {
+                                eprintln!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs());
+                                notes.push(format!("waited for the run lock held by {}", who(&info)));
+                            }
+                            Line::Broke(info) => notes.push(format!("broke the run lock held by {}", who(&info))),
+                            Line::Timeout(info) => {
+                                let _ = ch.close().await;
+                                return Err(RemoteError::Other(format!(
+                                    "the run lock on this host is held by {} (waited {}s; --lock-wait SECS to wait longer, --break-lock if that run is gone)",
+                                    who(&info),
+                                    spec.wait.as_secs()
+                                )));
+                            }
+                            Line::Other => {}
+                        }
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, .. }) => buf.push_str(&String::from_utf8_lossy(&data).replace('\n', " ")),
+                None | Some(ChannelMsg::ExitStatus { .. }) | Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) => {
+                    return Err(RemoteError::Other(format!("the run lock could not be taken: {}", buf.trim())));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Forget the connection without waiting on it (the host may be gone); the next use
     /// connects afresh, and may reconnect once more after that.
     pub async fn disconnect(&self) {
@@ -347,9 +407,14 @@ impl SshSession {
             let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
         }
         self.reconnected.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.lock.lock().await.take();
     }
 
     pub async fn close(&self) {
+        if let Some(ch) = self.lock.lock().await.take() {
+            let _ = ch.eof().await;
+            let _ = ch.close().await;
+        }
         if let Some(l) = self.live.lock().await.take() {
             let _ = l.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
         }

@@ -1481,6 +1481,13 @@ impl<'a> Engine<'a> {
             r.insert("unreachable".into(), Value::Bool(true));
             return (Status::Unreachable, r, vec![]);
         }
+        if let (Some(spec), false) = (&self.opts.conn.lock, connection_module) {
+            match session.lock(spec).await {
+                Ok(None) => {}
+                Ok(Some(note)) => eprintln!("[WARNING]: {conn_host}: {note}"),
+                Err(e) => return failed(e.to_string()),
+            }
+        }
         let environment: Vec<(String, String)> = match kw.get("environment") {
             Some(e) => match env.templar.render_value(e, vars, &env.search) {
                 Ok(Value::Object(m)) => m.into_iter().map(|(k, v)| (k, text(&v))).collect(),

@@ -1,0 +1,132 @@
+//! The run lock: while a playbook runs on a host, it holds `provision.lock` under
+//! `/run/lock` (or `/var/lock`, else `/tmp`) on that host, so two runs cannot interleave.
+//!
+//! The lock is an `flock` held by a process on the host that lives exactly as long as one
+//! channel of our connection: `flock` on a file descriptor, then `cat` waiting for the
+//! channel's end. When the run ends, is interrupted, or its connection dies, sshd closes
+//! the channel, `cat` exits and the kernel drops the lock: no stale lock file to clean up.
+//! Who holds the lock is written beside it (`provision.lock.info`), so a second run can say
+//! whom it waits for; `--break-lock` ends the holder's process first (for a holder whose
+//! connection hangs half-open).
+
+use std::time::Duration;
+
+/// How a run takes the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockSpec {
+    /// How long to wait for another run's lock (0: fail at once).
+    pub wait: Duration,
+    /// End the current holder's process first.
+    pub break_lock: bool,
+    /// Who we are, written into the info file ("user@controller pid N").
+    pub holder: String,
+}
+
+impl LockSpec {
+    pub fn new(wait: Duration, break_lock: bool) -> Self {
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "someone".into());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+        LockSpec { wait, break_lock, holder: format!("{user}@{host} pid {}", std::process::id()) }
+    }
+}
+
+/// Markers the lock script prints on its own lines.
+pub const TAG: &str = "__provision_lock_5e1a__";
+
+/// The script run on the host; its first lines say what happened, then it holds the lock
+/// until its standard input ends.
+pub fn script(spec: &LockSpec) -> String {
+    let holder = provision_modules::quote::quote(&spec.holder);
+    let wait = spec.wait.as_secs();
+    let breaker = if spec.break_lock {
+        "pid=$(sed -n 's/^pid=\\([0-9]*\\).*/\\1/p' \"$L.info\" 2>/dev/null); \
+if [ -n \"$pid\" ]; then kill \"$pid\" 2>/dev/null && echo \"$T BROKE $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; sleep 0.2; fi; "
+    } else {
+        ""
+    };
+    format!(
+        "T={TAG}; for d in /run/lock /var/lock /tmp; do if [ -d \"$d\" ] && [ -w \"$d\" ]; then L=\"$d/provision.lock\"; break; fi; done; \
+if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\"; exec cat >/dev/null; fi; \
+{breaker}\
+exec 9>>\"$L\" 2>/dev/null || exec 9<\"$L\" || {{ echo \"$T NOLOCK\"; exec cat >/dev/null; }}; \
+if ! flock -n 9; then echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
+if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
+{{ echo \"pid=$$ by {holder} user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
+echo \"$T LOCKED $L\"; exec cat >/dev/null"
+    )
+}
+
+/// What one line of the script's output says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    Locked(String),
+    /// Someone else holds it; we wait (their info).
+    Busy(String),
+    /// We waited too long (their info).
+    Timeout(String),
+    /// We ended the previous holder (their info).
+    Broke(String),
+    /// The host cannot lock (no flock, no writable lock directory): run without.
+    NoLock,
+    Other,
+}
+
+pub fn parse(line: &str) -> Line {
+    let Some(rest) = line.trim().strip_prefix(TAG) else { return Line::Other };
+    let rest = rest.trim();
+    let (word, info) = rest.split_once(' ').unwrap_or((rest, ""));
+    let info = info.trim().to_string();
+    match word {
+        "LOCKED" => Line::Locked(info),
+        "BUSY" => Line::Busy(info),
+        "TIMEOUT" => Line::Timeout(info),
+        "BROKE" => Line::Broke(info),
+        "NOLOCK" => Line::NoLock,
+        _ => Line::Other,
+    }
+}
+
+/// The holder as the info file tells it, without our pid field.
+pub fn who(info: &str) -> String {
+    let s = info.trim();
+    let s = s.split_once(" by ").map(|(_, r)| r).unwrap_or(s);
+    if s.is_empty() {
+        "another run".into()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_read() {
+        assert_eq!(parse(&format!("{TAG} LOCKED /run/lock/provision.lock\n")), Line::Locked("/run/lock/provision.lock".into()));
+        assert_eq!(parse(&format!("{TAG} BUSY pid=12 by ann@ctl pid 4 user root since x")), Line::Busy("pid=12 by ann@ctl pid 4 user root since x".into()));
+        assert_eq!(parse(&format!("{TAG} NOLOCK")), Line::NoLock);
+        assert_eq!(parse("hello"), Line::Other);
+        assert_eq!(who("pid=12 by ann@ctl pid 4 user root since x"), "ann@ctl pid 4 user root since x");
+        assert_eq!(who(""), "another run");
+    }
+
+    #[test]
+    fn the_script_waits_only_as_asked() {
+        let spec = LockSpec { wait: Duration::from_secs(0), break_lock: false, holder: "me@here pid 1".into() };
+        let s = script(&spec);
+        assert!(s.contains("[ 0 -eq 0 ]") && !s.contains("kill"), "{s}");
+        assert!(s.contains("'me@here pid 1'"), "{s}");
+        let s = script(&LockSpec { wait: Duration::from_secs(30), break_lock: true, holder: "x".into() });
+        assert!(s.contains("flock -w 30 9") && s.contains("kill \"$pid\""), "{s}");
+    }
+
+    /// The script itself, run by the local shell against a temporary lock directory is
+    /// not possible (it picks /run/lock); its syntax is checked with `sh -n`.
+    #[test]
+    fn the_script_is_valid_shell() {
+        let s = script(&LockSpec { wait: Duration::from_secs(5), break_lock: true, holder: "a b'c".into() });
+        let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&s).output().expect("sh");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
