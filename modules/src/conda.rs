@@ -633,9 +633,14 @@ impl Module for Conda {
                     let create = if k == "micromamba" { format!("{exe_q} create -y {by} -f {fq}{chans}") } else { format!("{exe_q} env create{quiet} {by} -f {fq}") };
                     let locate = match &target.prefix {
                         Some(p) => format!("p={}", quote(p)),
-                        None => format!("envjson=$({exe_q} env list --json 2>/dev/null); p=$(find_env {})", quote(target.name.as_deref().unwrap_or(""))),
+                        None => format!("envjson=$({exe_q} env list --json 2>/dev/null) && p=$(find_env {})", quote(target.name.as_deref().unwrap_or(""))),
                     };
-                    cmds.push(format!("{create} && {locate} && [ -n \"$p\" ] && {} && echo \"{TAG} prefix $p\"", marker_script("$p", hash.as_deref().unwrap_or(""))));
+                    let missing_msg = format!("the environment was created but `env list --json` does not show it, so its file hash could not be recorded");
+                    cmds.push(format!(
+                        "{create} && {locate} && {{ [ -n \"$p\" ] || {{ echo {} >&2; false; }}; }} && {} && echo \"{TAG} prefix $p\"",
+                        quote(&missing_msg),
+                        marker_script("$p", hash.as_deref().unwrap_or(""))
+                    ));
                     to_install.push(format!("-f {f}"));
                     if !raw_missing.is_empty() {
                         cmds.push(format!("{exe_q} install -y{quiet} -p \"$p\"{chans} {}", join(&raw_missing)));

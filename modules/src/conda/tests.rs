@@ -167,7 +167,7 @@ fn environment_files_are_tracked_by_hash() {
     // No environment yet: env create, then find it and record.
     let (r, sent) = run(a.clone(), &[&host(OPT, ENV_25, None, None, Some(h)), &format!("{TAG} prefix /root/.conda/envs/demo\n")], false);
     assert!(r.changed() && !r.is_failed(), "{r:?}");
-    assert!(sent[1].contains("/opt/conda/bin/conda env create -q -n demo -f /srv/app/environment.yml && envjson=$(/opt/conda/bin/conda env list --json 2>/dev/null); p=$(find_env demo) && [ -n \"$p\" ]"), "{}", sent[1]);
+    assert!(sent[1].contains("/opt/conda/bin/conda env create -q -n demo -f /srv/app/environment.yml && envjson=$(/opt/conda/bin/conda env list --json 2>/dev/null) && p=$(find_env demo) && { [ -n \"$p\" ] ||"), "{}", sent[1]);
     assert!(sent[1].contains("find_env() {"), "{}", sent[1]);
     assert_eq!(r.0["prefix"], "/root/.conda/envs/demo");
     // A file that is not there.
