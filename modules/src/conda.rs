@@ -20,7 +20,7 @@ pub struct Conda;
 const ARGS: &[ArgSpec] = &[
     ArgSpec::new("name", ArgType::Str, "The environment's name (`-n`); `base` is the installation's root environment. One of `name` or `prefix` is required.").aliases(&["env", "environment"]),
     ArgSpec::new("prefix", ArgType::Path, "The environment's full path (`-p`), instead of `name`."),
-    ArgSpec::new("packages", ArgType::List, "Package specs: `numpy`, `numpy=1.26` (any 1.26.x, conda's meaning of `=`), `numpy==1.26.4`, `numpy>=1.26,<2`, `numpy=1.26.4=py311h64a7726_0`, `conda-forge::numpy`. With `state=absent` and `packages`, those packages are removed from the environment; without, the environment is removed.").aliases(&["pkgs", "package"]),
+    ArgSpec::new("packages", ArgType::List, "Package specs: `numpy`, `numpy=1.26` (any 1.26.x, conda's meaning of `=`), `numpy==1.26.4`, `numpy>=1.26,<2`, `numpy=1.26.4=py311h64a7726_0`, `conda-forge::numpy`. With `state=absent` and `packages`, those packages are removed from the environment; without, the environment is removed. Give specs with a comma (`numpy>=1.26,<2`) as a YAML list: a plain string is split on commas.").aliases(&["pkgs", "package"]),
     ArgSpec::new("environment_file", ArgType::Path, "An `environment.yml` on the host: the environment is created from it (`conda env create -f`) or updated to it (`conda env update -f FILE --prune`). Idempotency: after a successful create/update the file's SHA-256 is stored in `<env>/conda-meta/provision-env.sha256`; the next run compares it with the file's and does nothing when they match. An environment made from the same file by other means is updated once, to record the hash.").aliases(&["file"]),
     ArgSpec::new("channels", ArgType::List, "Channels to search (`-c`), in order, for create/install/update.").aliases(&["channel"]),
     ArgSpec::new("override_channels", ArgType::Bool, "Search only `channels`, not those of `.condarc` (`--override-channels`).").default("no"),
@@ -58,6 +58,7 @@ Check mode predicts (state=latest takes a dry run); `--diff` shows the requested
         ("env_name", "the environment's name (or `null` with `prefix`)"),
         ("prefix", "the environment's path"),
         ("executable", "the conda/mamba/micromamba used"),
+        ("envs", "the environments' paths, from `env list --json`"),
         ("installed", "specs installed or updated (or that would be)"),
         ("removed", "packages removed, or the environment's prefix when it was removed"),
         ("cmd", "the command run (or that would run in check mode)"),
