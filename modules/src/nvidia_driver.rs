@@ -146,7 +146,7 @@ if command -v lspci >/dev/null 2>&1; then lspci -D -nn -d 10de: 2>/dev/null | se
 if [ -r /proc/driver/nvidia/version ]; then sed "s/^/$T proc /" /proc/driver/nvidia/version; fi
 if command -v nvidia-smi >/dev/null 2>&1; then
   echo "$T smi"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | sed "s/^/$T query /"
+  nvidia-smi --query-gpu=name,memory.total,driver_version,pci.bus_id --format=csv,noheader 2>&1 | sed "s/^/$T query /"
   nvidia-smi 2>&1 | grep -m1 'NVIDIA-SMI' | sed "s/^/$T header /"
 fi
 if [ -r /etc/os-release ]; then (. /etc/os-release; echo "$T os ${{ID:-}} ${{VERSION_CODENAME:-}}"; echo "$T like ${{ID_LIKE:-}}"); fi
@@ -276,14 +276,17 @@ pub fn parse_smi_header(line: &str) -> (Option<String>, Option<String>) {
     (after("Driver Version:"), after("CUDA Version:"))
 }
 
-/// One `name, memory.total, driver_version` line → (name, MiB, driver).
-pub fn parse_query_line(line: &str) -> Option<(String, Option<u64>, String)> {
+/// One `name, memory.total, driver_version[, pci.bus_id]` line → (name, MiB, driver,
+/// PCI address as sysfs writes it).
+pub fn parse_query_line(line: &str) -> Option<(String, Option<u64>, String, Option<String>)> {
     let f: Vec<&str> = line.split(',').map(str::trim).collect();
-    if f.len() != 3 || !f[2].chars().next().is_some_and(|c| c.is_ascii_digit()) {
+    if !(f.len() == 3 || f.len() == 4) || !f[2].chars().next().is_some_and(|c| c.is_ascii_digit()) {
         return None;
     }
     let mem = f[1].trim_end_matches("MiB").trim().parse().ok();
-    Some((f[0].to_string(), mem, f[2].to_string()))
+    // nvidia-smi writes `00000000:1B:00.0` (an 8-digit domain), sysfs `0000:1b:00.0`.
+    let bus = f.get(3).filter(|b| b.len() >= 12).map(|b| b[b.len() - 12..].to_ascii_lowercase());
+    Some((f[0].to_string(), mem, f[2].to_string(), bus))
 }
 
 /// The loaded module's version from `/proc/driver/nvidia/version`: the first word after
@@ -309,7 +312,7 @@ fn is_driver_package(name: &str) -> bool {
 /// The GPUs with what the driver says about them.
 pub fn gpus(p: &Probe) -> (Vec<Value>, Option<String>, Option<String>) {
     let (hdr_driver, cuda) = p.smi_header.as_deref().map(parse_smi_header).unwrap_or((None, None));
-    let query: Vec<(String, Option<u64>, String)> = p.smi_query.iter().filter_map(|l| parse_query_line(l)).collect();
+    let query: Vec<(String, Option<u64>, String, Option<String>)> = p.smi_query.iter().filter_map(|l| parse_query_line(l)).collect();
     let driver = hdr_driver.or_else(|| query.first().map(|q| q.2.clone())).or_else(|| parse_proc_version(&p.proc_version));
     let mut devs = p.pci.clone();
     devs.sort_by(|a, b| a.addr.cmp(&b.addr));
@@ -317,8 +320,13 @@ pub fn gpus(p: &Probe) -> (Vec<Value>, Option<String>, Option<String>) {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            // nvidia-smi lists GPUs in PCI bus order, as the sorted sysfs addresses are.
-            let q = query.get(i);
+            // By PCI address; without one, by position: nvidia-smi lists GPUs in PCI bus
+            // order, as the sorted sysfs addresses are.
+            let q = match query.iter().find(|q| q.3.as_deref() == Some(d.addr.as_str())) {
+                Some(q) => Some(q),
+                None if query.iter().all(|q| q.3.is_none()) => query.get(i),
+                None => None,
+            };
             let model = q.map(|q| q.0.clone()).or_else(|| p.lspci.get(&d.addr).cloned()).unwrap_or_else(|| format!("NVIDIA device {}", d.device_id));
             json!({
                 "pci_id": d.addr,

@@ -143,9 +143,12 @@ fn nvidia_smi_outputs() {
     assert_eq!(header(SMI_550), (Some("550.54.15".into()), Some("12.4".into())));
     assert_eq!(header(SMI_525), (Some("525.85.05".into()), Some("12.0".into())));
     assert_eq!(header(SMI_FAILED), (None, None));
-    assert_eq!(parse_query_line(QUERY_H100.trim()), Some(("NVIDIA H100 80GB HBM3".into(), Some(81559), "555.42.06".into())));
-    assert_eq!(parse_query_line(QUERY_H200.trim()), Some(("NVIDIA H200".into(), Some(143771), "580.95.05".into())));
-    assert_eq!(parse_query_line("NVIDIA A100-SXM4-80GB, 81920, 580.95.05"), Some(("NVIDIA A100-SXM4-80GB".into(), Some(81920), "580.95.05".into())));
+    assert_eq!(parse_query_line(QUERY_H100.trim()), Some(("NVIDIA H100 80GB HBM3".into(), Some(81559), "555.42.06".into(), None)));
+    assert_eq!(parse_query_line(QUERY_H200.trim()), Some(("NVIDIA H200".into(), Some(143771), "580.95.05".into(), None)));
+    assert_eq!(parse_query_line("NVIDIA A100-SXM4-80GB, 81920, 580.95.05"), Some(("NVIDIA A100-SXM4-80GB".into(), Some(81920), "580.95.05".into(), None)));
+    // The module also asks for pci.bus_id, as the nvidia-smi table prints it (00000000:1B:00.0).
+    let with_bus = format!("{}, 00000000:1B:00.0", QUERY_A100.trim());
+    assert_eq!(parse_query_line(&with_bus).unwrap().3.as_deref(), Some("0000:1b:00.0"));
     assert_eq!(parse_query_line(SMI_FAILED.trim()), None);
     let lines = |t: &str| t.lines().map(str::to_string).collect::<Vec<_>>();
     assert_eq!(parse_proc_version(&lines(PROC_PROPRIETARY)), Some("515.76".into()));
@@ -276,6 +279,24 @@ fn installed_but_not_loaded_wants_a_reboot() {
 }
 
 #[test]
+fn query_lines_are_matched_by_pci_address() {
+    // Two GPUs; nvidia-smi sees only the second (the first is bound to vfio-pci).
+    let host = Host::ubuntu()
+        .gpu("0000:06:00.0", "0x2330", "0x030200")
+        .gpu("0000:0c:00.0", "0x2330", "0x030200")
+        .lspci(LSPCI_H100)
+        .smi(&format!("{}, 00000000:0C:00.0", QUERY_H100.trim()), "")
+        .pkg("nvidia-driver-555", "555.42.06-0ubuntu1")
+        .proc("NVRM version: NVIDIA UNIX x86_64 Kernel Module  555.42.06  Tue Jun  4 01:20:38 UTC 2024");
+    let (r, _) = run(json!({}), &[&host.0], false);
+    assert_eq!(r.0["gpus"][0]["model"], "GH100 [H100 SXM5 80GB]");
+    assert_eq!(r.0["gpus"][0]["memory_mib"], json!(null));
+    assert_eq!(r.0["gpus"][1]["model"], "NVIDIA H100 80GB HBM3");
+    assert_eq!(r.0["gpus"][1]["memory_mib"], 81559);
+    assert_eq!(r.0["driver_version"], "555.42.06");
+}
+
+#[test]
 fn container_toolkit() {
     let base = || Host::ubuntu().gpu("0000:06:00.0", "0x2330", "0x030200").pkg("nvidia-driver-550", "550.54.15-0ubuntu1").proc("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Thu Feb 22 01:44:30 UTC 2024");
     let (r, sent) = run(json!({"container_toolkit": true}), &[&base().0], false);
@@ -319,6 +340,6 @@ fn other_distributions_and_bad_branches_fail_clearly() {
 fn the_probe_reads_without_root_and_quotes_the_branch() {
     let s = probe_script(Some("550"));
     assert!(s.contains("nvidia-driver-550 nvidia-driver-550-server nvidia-tesla-550-driver"), "{s}");
-    assert!(s.contains("--query-gpu=name,memory.total,driver_version --format=csv,noheader"));
+    assert!(s.contains("--query-gpu=name,memory.total,driver_version,pci.bus_id --format=csv,noheader"));
     assert!(!s.contains("apt-get") && !s.contains("sudo"));
 }
