@@ -141,7 +141,8 @@ pub fn probe_script(branch: Option<&str>) -> String {
     format!(
         r#"export LC_ALL=C
 T={TAG}
-for d in /sys/bus/pci/devices/*; do [ -r "$d/vendor" ] || continue; v=$(cat "$d/vendor" "$d/device" "$d/class" 2>/dev/null | tr '\n' ' '); echo "$T pci ${{d##*/}} $v"; done
+gpu=0
+for d in /sys/bus/pci/devices/*; do [ -r "$d/vendor" ] || continue; v=$(cat "$d/vendor" "$d/device" "$d/class" 2>/dev/null | tr '\n' ' '); echo "$T pci ${{d##*/}} $v"; case "$v" in 0x10de\ *\ 0x0300??\ |0x10de\ *\ 0x0302??\ ) gpu=1;; esac; done
 if command -v lspci >/dev/null 2>&1; then lspci -D -nn -d 10de: 2>/dev/null | sed "s/^/$T lspci /"; fi
 if [ -r /proc/driver/nvidia/version ]; then sed "s/^/$T proc /" /proc/driver/nvidia/version; fi
 if command -v nvidia-smi >/dev/null 2>&1; then
@@ -154,7 +155,8 @@ k=$(uname -r); echo "$T kernel $k"
 if command -v dpkg-query >/dev/null 2>&1; then
   echo "$T arch $(dpkg --print-architecture 2>/dev/null)"
   dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}} ${{Version}}\n' 'nvidia-driver*' 'nvidia-tesla-*' 'nvidia-kernel-*' firmware-misc-nonfree nvidia-cuda-toolkit nvidia-container-toolkit ubuntu-drivers-common "linux-headers-$k" 2>/dev/null | sed -n "s/^ii  *\(.*\)/$T pkg \1/p"
-  apt-cache policy {pkgs} "linux-headers-$k" 2>/dev/null | sed "s/^/$T policy /"
+  # Candidates matter only where something may be installed (apt-cache can take seconds).
+  if [ $gpu = 1 ]; then apt-cache policy {pkgs} "linux-headers-$k" 2>/dev/null | sed "s/^/$T policy /"; fi
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do [ -f "$f" ] && [ "$f" != {ours} ] && grep -s '^[[:space:]]*\(deb\|Components:\|URIs:\|Suites:\|Enabled:\)' "$f" | sed "s|^|$T src $f |"; done
   if [ -f {ours} ]; then sed "s/^/$T ours /" {ours}; echo "$T oursfile"; fi
 fi

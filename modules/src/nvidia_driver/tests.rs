@@ -342,4 +342,19 @@ fn the_probe_reads_without_root_and_quotes_the_branch() {
     assert!(s.contains("nvidia-driver-550 nvidia-driver-550-server nvidia-tesla-550-driver"), "{s}");
     assert!(s.contains("--query-gpu=name,memory.total,driver_version,pci.bus_id --format=csv,noheader"));
     assert!(!s.contains("apt-get") && !s.contains("sudo"));
+    // The GPU test of the shell matches the sysfs lines of real devices only.
+    let dir = std::env::temp_dir().join(format!("provision-nvidia-test-{}", std::process::id()));
+    for (name, vendor, class, gpu) in [("0000:00:02.0", "0x1af4", "0x018000", false), ("0000:01:00.1", "0x10de", "0x040300", false), ("0000:01:00.0", "0x10de", "0x030000", true), ("0000:9a:00.0", "0x10de", "0x030200", true)] {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for (f, v) in [("vendor", vendor), ("device", "0x2684"), ("class", class)] {
+            std::fs::write(d.join(f), format!("{v}\n")).unwrap();
+        }
+        let line = s.lines().find(|l| l.starts_with("for d in /sys/bus/pci/devices/*")).unwrap().replace("/sys/bus/pci/devices/*", &d.display().to_string());
+        let out = std::process::Command::new("sh").arg("-c").arg(format!("T=x\ngpu=0\n{line}\necho gpu=$gpu")).output().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.contains(&format!("x pci {name} {vendor} 0x2684 {class} \n")), "{out}");
+        assert!(out.ends_with(&format!("gpu={}\n", gpu as u8)), "{name}: {out}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
