@@ -46,6 +46,8 @@ pub mod apt_repository;
 pub mod deb822_repository;
 pub mod apt_key;
 pub mod sudoers;
+pub mod nvidia_driver;
+pub mod conda;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -146,16 +148,15 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &git::Git, &apt_repository::AptRepository, &deb822_repository::Deb822Repository, &apt_key::AptKey, &sudoers::Sudoers]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &git::Git, &apt_repository::AptRepository, &deb822_repository::Deb822Repository, &apt_key::AptKey, &sudoers::Sudoers, &nvidia_driver::NvidiaDriver, &conda::Conda]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or
 /// `ansible.legacy.`, `community.general.`) prefix.
 pub fn find(name: &str) -> Option<&'static dyn Module> {
-    let short = name
-        .strip_prefix("ansible.builtin.")
-        .or_else(|| name.strip_prefix("ansible.legacy."))
-        .or_else(|| name.strip_prefix("community.general."))
+    let short = ["ansible.builtin.", "ansible.legacy.", "ansible.posix.", "community.general.", "community.docker."]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
         .unwrap_or(name);
     registry().into_iter().find(|m| m.doc().name == short)
 }
@@ -170,6 +171,5 @@ mod tests {
             assert!(find(name).is_some(), "{name}");
         }
         assert!(find("community.general.nope").is_none());
-        assert!(find("community.docker.git").is_none());
     }
 }
