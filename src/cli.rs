@@ -160,8 +160,8 @@ pub struct Cli {
     #[arg(long = "force-handlers")]
     pub force_handlers: bool,
 
-    /// Wait this long for another run's lock on a host (default 0: fail at once, naming the holder).
-    #[arg(long = "lock-wait", value_name = "SECONDS", default_value_t = 0)]
+    /// Wait this long for another run's lock on a host, then fail naming the holder (0: fail at once).
+    #[arg(long = "lock-wait", value_name = "SECONDS", default_value_t = 300)]
     pub lock_wait: u64,
 
     /// End the process holding a host's run lock (a run that is gone), then take it.

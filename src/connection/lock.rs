@@ -51,7 +51,7 @@ if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\";
 exec 9>>\"$L\" 2>/dev/null || exec 9<\"$L\" || {{ echo \"$T NOLOCK\"; exec cat >/dev/null; }}; \
 if ! flock -n 9; then echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
-{{ echo \"pid=$$ by {holder} user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
+H={holder}; {{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
 echo \"$T LOCKED $L\"; exec cat >/dev/null"
     )
 }
