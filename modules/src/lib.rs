@@ -41,6 +41,7 @@ pub mod hostname;
 pub mod wait_for;
 pub mod timezone;
 pub mod unarchive;
+pub mod docker;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -141,15 +142,15 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &docker::container::DockerContainer, &docker::image::DockerImage, &docker::network::DockerNetwork, &docker::compose::DockerCompose, &docker::compose::DockerComposeV2]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or
-/// `ansible.legacy.`) prefix.
+/// `ansible.legacy.`, `community.general.`, `community.docker.`) prefix.
 pub fn find(name: &str) -> Option<&'static dyn Module> {
-    let short = name
-        .strip_prefix("ansible.builtin.")
-        .or_else(|| name.strip_prefix("ansible.legacy."))
+    let short = ["ansible.builtin.", "ansible.legacy.", "community.general.", "community.docker."]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
         .unwrap_or(name);
     registry().into_iter().find(|m| m.doc().name == short)
 }
