@@ -11,8 +11,8 @@
 //!   `provision.config-hash`, differs: this catches what a field-by-field compare cannot,
 //!   e.g. an env variable or a port removed from the task.
 //!
-//! Networks in `networks` are connected (or reconnected with new aliases) without
-//! recreating, as Ansible does. Env values travel on stdin (`--env-file /dev/stdin`), never
+//! Networks in `networks` are connected (or reconnected with new aliases) and a new
+//! `restart_policy` is set with `docker update`, without recreating, as Ansible does. Env values travel on stdin (`--env-file /dev/stdin`), never
 //! in argv.
 
 use async_trait::async_trait;
@@ -44,7 +44,7 @@ needed, not running; `present`: created if needed, running or not as it is; `abs
         .aliases(&["ports"]),
     ArgSpec::new("env", ArgType::Dict, "Environment variables (values must be strings; numbers are written out). Sent on stdin, not in argv."),
     ArgSpec::new("volumes", ArgType::List, "Bind mounts and volumes: `/host:/ctr[:ro]`, `name:/ctr`, or `/ctr` (an anonymous volume)."),
-    ArgSpec::new("restart_policy", ArgType::Str, "Restart policy.").choices(&["no", "always", "on-failure", "unless-stopped"]),
+    ArgSpec::new("restart_policy", ArgType::Str, "Restart policy. A change alone is made in place (`docker update --restart`), without recreating.").choices(&["no", "always", "on-failure", "unless-stopped"]),
     ArgSpec::new("restart_retries", ArgType::Int, "With `restart_policy: on-failure`: how many times to restart."),
     ArgSpec::new("command", ArgType::Raw, "Command to run: a list of words, or a string split like a shell does."),
     ArgSpec::new("entrypoint", ArgType::Raw, "Entrypoint: a list of words (or a string split like a shell). The CLI sets only its first \
@@ -84,7 +84,8 @@ recreated when its image ID differs, when a requested option differs from `docke
 keys must have the requested values; the other options must be equal), or when the hash of the requested options, kept in \
 the label `provision.config-hash`, differs (so removing an env variable or a port from the task also recreates). Other \
 options that Docker fills in are never compared. `pull` is ignored (no registry here): a missing image is pulled by `docker \
-create`. Check mode predicts; `--diff` shows the fields that differ.",
+create`. A new restart policy alone is set with `docker update`; networks are connected without recreating. Check mode \
+predicts; `--diff` shows the fields that differ.",
     args: ARGS,
     free_form: false,
     examples: "- name: Run a web server\n  community.docker.docker_container:\n    name: web\n    image: ptest-httpd:latest\n    \
@@ -337,7 +338,8 @@ fn parse_want(args: &Args) -> Result<Want, String> {
 
 impl Want {
     /// The requested configuration that the hash label covers (not the image, compared by
-    /// ID, nor networks, connected without recreating).
+    /// ID, nor networks, connected without recreating, nor the restart policy, changed in
+    /// place with `docker update`).
     fn config_hash(&self) -> String {
         let mut ports = self.ports.clone();
         if let Some(p) = ports.as_mut() {
@@ -356,8 +358,6 @@ impl Want {
             "labels": sorted(&self.labels),
             "ports": ports.map(|p| p.iter().map(Port::text).collect::<Vec<_>>()),
             "volumes": self.volumes,
-            "restart_policy": self.restart_policy,
-            "restart_retries": self.restart_retries,
             "command": self.command,
             "entrypoint": self.entrypoint,
             "network_mode": self.network_mode,
@@ -694,11 +694,23 @@ impl Module for DockerContainer {
                         true
                     }
                     Some(c) => {
-                        diffs.extend(differences(&w, c, image_id.as_deref()));
-                        if w.recreate && diffs.is_empty() {
+                        let all = differences(&w, c, image_id.as_deref());
+                        // The restart policy alone changes in place, as Ansible does.
+                        let in_place = |d: &Diff| d.0 == "restart_policy" || d.0 == "restart_retries";
+                        let recreate = w.recreate || all.iter().any(|d| !in_place(d));
+                        if w.recreate && all.is_empty() {
                             diffs.push(("recreate", json!(false), json!(true)));
                         }
-                        !diffs.is_empty()
+                        if !recreate && !all.is_empty() {
+                            let p = w.restart_policy.clone().unwrap_or_default();
+                            let p = match w.restart_retries {
+                                Some(n) if p == "on-failure" => format!("{p}:{n}"),
+                                _ => p,
+                            };
+                            steps.push(docker(&["update".into(), "--restart".into(), p, w.name.clone()]));
+                        }
+                        diffs.extend(all);
+                        recreate
                     }
                 };
                 if recreate {
@@ -735,7 +747,9 @@ impl Module for DockerContainer {
                             diffs.push(("restarted", json!(false), json!(true)));
                             steps.push(format!("docker restart {}", quote(&w.name)));
                         }
-                        wait = state == State::Healthy;
+                        // Already healthy and untouched: nothing to wait for.
+                        let healthy_now = c.as_ref().is_some_and(|c| at(c, &["State", "Health", "Status"]).as_str().is_none_or(|s| s == "healthy"));
+                        wait = state == State::Healthy && (!steps.is_empty() || !healthy_now);
                     }
                     State::Stopped if was_running => {
                         diffs.push(("running", json!(true), json!(false)));
@@ -936,11 +950,22 @@ mod tests {
     }
 
     #[test]
+    fn a_new_restart_policy_is_updated_in_place() {
+        let mut a = matching();
+        a["restart_policy"] = json!("on-failure");
+        a["restart_retries"] = json!(3);
+        let (r, sent, _) = run(a, &[&both(), &line("c", &one(fixtures::CONTAINER))], false);
+        assert!(r.changed(), "{r:?}");
+        assert!(sent[1].starts_with("set -e; docker update --restart on-failure:3 ptest-fix >/dev/null; set +e;"), "{}", sent[1]);
+    }
+
+    #[test]
     fn healthy_waits_on_the_host() {
         let mut a = matching();
         a["state"] = json!("healthy");
         a["healthy_wait_timeout"] = json!(20);
         let after = line("c", &one(fixtures::CONTAINER));
+        // The fixture's health is `starting`: wait, without a change.
         let (r, sent, _) = run(a.clone(), &[&both(), &after], false);
         assert!(!r.changed() && !r.is_failed(), "{r:?}");
         assert!(sent[1].contains("if [ $i -ge 20 ]"), "{}", sent[1]);
@@ -948,8 +973,13 @@ mod tests {
             ExecOutput { rc: 0, stdout: both().into_bytes(), stderr: vec![] },
             ExecOutput { rc: 3, stdout: vec![], stderr: b"container ptest-fix did not become healthy within 20s (health: unhealthy)".to_vec() },
         ]);
-        let r = run_module(&DockerContainer, a, &fake, false, false);
+        let r = run_module(&DockerContainer, a.clone(), &fake, false, false);
         assert!(r.is_failed() && r.0["msg"].as_str().unwrap().contains("did not become healthy"), "{r:?}");
+        // Healthy already: one round trip.
+        let mut c = one(fixtures::CONTAINER);
+        c["State"]["Health"]["Status"] = json!("healthy");
+        let (r, sent, _) = run(a, &[&format!("{}{}", line("c", &c), line("i", &one(fixtures::IMAGE)))], false);
+        assert!(!r.changed() && sent.len() == 1, "{r:?}");
     }
 
     #[test]

@@ -286,3 +286,14 @@ mod tests {
         assert_eq!(at(&fixtures::one(fixtures::NETWORK), &["IPAM", "Config"])[0]["Subnet"], "10.99.0.0/24");
     }
 }
+
+#[cfg(test)]
+mod registry_tests {
+    #[test]
+    fn found_with_the_collection_prefix() {
+        for n in ["docker_container", "docker_image", "docker_network", "docker_compose", "docker_compose_v2"] {
+            assert_eq!(crate::find(&format!("community.docker.{n}")).map(|m| m.doc().name), Some(n));
+            assert!(crate::find(n).is_some());
+        }
+    }
+}
