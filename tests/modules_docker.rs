@@ -97,13 +97,17 @@ fn image_builds_once_and_again_when_the_context_changes() {
 }
 
 fn container_playbook(dir: &std::path::Path, name: &str, mode: &str, state: &str) -> std::path::PathBuf {
+    container_playbook_with(dir, name, mode, state, "unless-stopped")
+}
+
+fn container_playbook_with(dir: &std::path::Path, name: &str, mode: &str, state: &str, restart: &str) -> std::path::PathBuf {
     write_playbook(
         dir,
         HOST,
         name,
         &format!(
             "    - community.docker.docker_container:\n        name: ptest-web\n        image: ptest-httpd:latest\n        state: {state}\n        \
-published_ports:\n          - 127.0.0.1:18080:8080\n        env:\n          MODE: {mode}\n        restart_policy: unless-stopped\n        \
+published_ports:\n          - 127.0.0.1:18080:8080\n        env:\n          MODE: {mode}\n        restart_policy: {restart}\n        \
 labels:\n          app: ptest\n        healthcheck:\n          test: [CMD, /bin/busybox, wget, -q, -O-, http://127.0.0.1:8080/]\n          \
 interval: 1s\n          retries: 5\n        healthy_wait_timeout: 60\n      register: c\n\
 \x20   - when: not ansible_check_mode\n      assert:\n        that:\n          - c.container.Name == '/ptest-web'\n"
@@ -143,6 +147,15 @@ fn container_runs_serves_recreates_and_goes() {
     assert_ne!(first.split_whitespace().next(), second.split_whitespace().next(), "recreated");
     let env = must("docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' ptest-web");
     assert!(env.contains("MODE=two"), "{env}");
+
+    // A new restart policy is set in place.
+    let always = container_playbook_with(dir.path(), "always.yml", "two", "started", "always");
+    play_on(HOST, &always, true, 1);
+    play_on(HOST, &always, false, 1);
+    play_on(HOST, &always, false, 0);
+    assert_eq!(container_id().split_whitespace().next(), second.split_whitespace().next(), "updated, not recreated");
+    let policy = must("docker inspect --format '{{.HostConfig.RestartPolicy.Name}}' ptest-web");
+    assert!(policy.contains("always"), "{policy}");
 
     // Stopped, then started again without recreating.
     let stopped = container_playbook(dir.path(), "stopped.yml", "two", "stopped");

@@ -430,6 +430,19 @@ mod tests {
     }
 
     #[test]
+    fn compose_v2_gets_its_pull_flag_and_services() {
+        let v2 = |hash: &str, st: &str| format!("{TAG} cli docker compose\n{TAG} hash web {hash}\n{TAG} hash db x\n{TAG} ctr c1 web {hash}- {st} ptest-web-1\n");
+        let a = json!({"project_src": "/srv/ptest", "services": ["web"], "pull": "never", "recreate": "always", "timeout": 5});
+        let (r, sent) = run(a, &[&v2("abc", "running"), &v2("abc", "running").replace("c1", "c9")], false);
+        assert!(r.changed() && !r.is_failed(), "{r:?}");
+        assert!(sent[1].contains("$DC -p ptest up -d --pull=never --force-recreate -t 5 web >&2"), "{}", sent[1]);
+        assert_eq!(r.0["cli"], "docker compose");
+        // `db` has no container but is not among `services`: nothing to do.
+        let (r, sent) = run(json!({"project_src": "/srv/ptest", "services": ["web"]}), &[&v2("abc", "running")], false);
+        assert!(!r.changed() && sent.len() == 1, "{r:?}");
+    }
+
+    #[test]
     fn up_that_changes_nothing_is_not_a_change() {
         let a = json!({"project_src": "/srv/ptest", "build": "always"});
         let same = host("abc", &[("c1", "abc", "running")]);
