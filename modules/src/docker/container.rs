@@ -653,149 +653,164 @@ impl Module for DockerContainer {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        let w = match parse_want(args) {
-            Ok(w) => w,
-            Err(e) => return Ok(ModuleResult::failed(e)),
-        };
-        let mut probe = Probe::new().inspect("c", "container", &w.name);
-        if let (Some(img), true) = (&w.image, w.state != State::Absent) {
-            probe = probe.inspect("i", "image", img);
+        let mut r = run_container(args, ctx).await?;
+        let mut warnings = Vec::new();
+        if args.get("comparisons").is_some_and(|c| !c.is_null()) {
+            warnings.push("`comparisons` is ignored: requested options are compared as `provision doc docker_container` describes");
         }
-        let out = ctx.remote.exec(&probe.script(), b"").await?;
-        let Some(found) = parse_probe(&out.stdout) else { return Ok(ModuleResult::failed(NO_DOCKER)) };
-        let container = match found.get("c") {
-            Some(Found::Present(v)) => Some(v.clone()),
-            Some(Found::Absent) => None,
-            Some(Found::Error(e)) => return Ok(ModuleResult::failed(format!("cannot inspect container {}: {e}", w.name))),
-            None => return Ok(ModuleResult::failed(format!("cannot inspect container {}: {}", w.name, String::from_utf8_lossy(&out.stderr).trim()))),
-        };
-        let image_id = match found.get("i") {
-            Some(Found::Present(v)) => v["Id"].as_str().map(str::to_string),
-            Some(Found::Error(e)) => return Ok(ModuleResult::failed(format!("cannot inspect image {}: {e}", w.image.as_deref().unwrap_or("")))),
-            _ => None,
-        };
-        let running = container.as_ref().is_some_and(|c| at(c, &["State", "Running"]).as_bool() == Some(true));
-
-        // Decide.
-        let mut steps: Vec<String> = Vec::new();
-        let mut diffs: Vec<Diff> = Vec::new();
-        let mut stdin = Vec::new();
-        let mut wait = false;
-        match (&container, w.state) {
-            (None, State::Absent) => {}
-            (Some(_), State::Absent) => {
-                diffs.push(("exists", json!(true), json!(false)));
-                steps.push(remove_command(&w));
-            }
-            (c, state) => {
-                let recreate = match c {
-                    None => {
-                        diffs.push(("exists", json!(false), json!(true)));
-                        true
-                    }
-                    Some(c) => {
-                        let all = differences(&w, c, image_id.as_deref());
-                        // The restart policy alone changes in place, as Ansible does.
-                        let in_place = |d: &Diff| d.0 == "restart_policy" || d.0 == "restart_retries";
-                        let recreate = w.recreate || all.iter().any(|d| !in_place(d));
-                        if w.recreate && all.is_empty() {
-                            diffs.push(("recreate", json!(false), json!(true)));
-                        }
-                        if !recreate && !all.is_empty() {
-                            let p = w.restart_policy.clone().unwrap_or_default();
-                            let p = match w.restart_retries {
-                                Some(n) if p == "on-failure" => format!("{p}:{n}"),
-                                _ => p,
-                            };
-                            steps.push(docker(&["update".into(), "--restart".into(), p, w.name.clone()]));
-                        }
-                        diffs.extend(all);
-                        recreate
-                    }
-                };
-                if recreate {
-                    let Some(image) = w.image.clone() else {
-                        return Ok(ModuleResult::failed(format!("`image` is required to create container {}", w.name)));
-                    };
-                    if c.is_some() {
-                        steps.push(remove_command(&w));
-                    }
-                    steps.push(create_command(&w, &image));
-                    for n in w.networks.iter().skip(usize::from(w.network_mode.is_none())) {
-                        if w.network_mode.as_deref() != Some(n.name.as_str()) {
-                            steps.push(connect_command(&w, n, false));
-                        }
-                    }
-                    for (k, v) in w.env.iter().flatten() {
-                        stdin.extend_from_slice(format!("{k}={v}\n").as_bytes());
-                    }
-                } else if let Some(c) = c {
-                    for (n, connected) in network_changes(&w, c) {
-                        diffs.push(("networks", json!(n.name), json!({"name": n.name, "aliases": n.aliases})));
-                        steps.push(connect_command(&w, n, connected));
-                    }
-                }
-                let was_running = running && !recreate;
-                match state {
-                    State::Started | State::Healthy => {
-                        if !was_running {
-                            if !recreate {
-                                diffs.push(("running", json!(false), json!(true)));
-                            }
-                            steps.push(format!("docker start {}", quote(&w.name)));
-                        } else if w.restart {
-                            diffs.push(("restarted", json!(false), json!(true)));
-                            steps.push(format!("docker restart {}", quote(&w.name)));
-                        }
-                        // Already healthy and untouched: nothing to wait for.
-                        let healthy_now = c.as_ref().is_some_and(|c| at(c, &["State", "Health", "Status"]).as_str().is_none_or(|s| s == "healthy"));
-                        wait = state == State::Healthy && (!steps.is_empty() || !healthy_now);
-                    }
-                    State::Stopped if was_running => {
-                        diffs.push(("running", json!(true), json!(false)));
-                        let t = w.stop_timeout.map(|t| format!("-t {t} ")).unwrap_or_default();
-                        steps.push(format!("docker stop {t}{}", quote(&w.name)));
-                    }
-                    _ => {}
-                }
-            }
+        if args.get("pull").is_some_and(|p| to_bool(p) == Some(true) || p.as_str() == Some("always")) {
+            warnings.push("`pull` is ignored: images are not pulled unless missing (then `docker create` pulls them)");
         }
-
-        let changed = !steps.is_empty();
-        let mut r = ModuleResult::ok(changed);
-        if ctx.diff && changed {
-            let before: Map<String, Value> = diffs.iter().map(|(k, b, _)| (k.to_string(), b.clone())).collect();
-            let after: Map<String, Value> = diffs.iter().map(|(k, _, a)| (k.to_string(), a.clone())).collect();
-            r.set("diff", json!({"before": before, "after": after}));
+        if !warnings.is_empty() {
+            r.set("warnings", json!(warnings));
         }
-        if ctx.check_mode || (!changed && !wait) {
-            r.set("container", container.unwrap_or_else(|| json!({})));
-            return Ok(r);
-        }
-        // Apply (or only wait for health), then describe the result.
-        let mut script = String::from("set -e; ");
-        for s in &steps {
-            script.push_str(s);
-            script.push_str(" >/dev/null; ");
-        }
-        if wait {
-            script.push_str(&wait_healthy_script(&w.name, w.healthy_wait));
-            script.push_str("; ");
-        }
-        script.push_str("set +e; ");
-        if w.state != State::Absent {
-            script.push_str(&Probe::new().inspect("c", "container", &w.name).script());
-        }
-        let out = ctx.remote.exec(script.trim_end(), &stdin).await?;
-        if out.rc != 0 {
-            let mut f = ModuleResult::failed(failure(&format!("docker_container {}", w.name), &out));
-            f.set("changed", changed && out.rc == 3);
-            return Ok(f);
-        }
-        let after = parse_probe(&out.stdout).and_then(|f| f.get("c").and_then(Found::value).cloned()).unwrap_or_else(|| json!({}));
-        r.set("container", after);
         Ok(r)
     }
+}
+
+async fn run_container(args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
+    let w = match parse_want(args) {
+        Ok(w) => w,
+        Err(e) => return Ok(ModuleResult::failed(e)),
+    };
+    let mut probe = Probe::new().inspect("c", "container", &w.name);
+    if let (Some(img), true) = (&w.image, w.state != State::Absent) {
+        probe = probe.inspect("i", "image", img);
+    }
+    let out = ctx.remote.exec(&probe.script(), b"").await?;
+    let Some(found) = parse_probe(&out.stdout) else { return Ok(ModuleResult::failed(NO_DOCKER)) };
+    let container = match found.get("c") {
+        Some(Found::Present(v)) => Some(v.clone()),
+        Some(Found::Absent) => None,
+        Some(Found::Error(e)) => return Ok(ModuleResult::failed(format!("cannot inspect container {}: {e}", w.name))),
+        None => return Ok(ModuleResult::failed(format!("cannot inspect container {}: {}", w.name, String::from_utf8_lossy(&out.stderr).trim()))),
+    };
+    let image_id = match found.get("i") {
+        Some(Found::Present(v)) => v["Id"].as_str().map(str::to_string),
+        Some(Found::Error(e)) => return Ok(ModuleResult::failed(format!("cannot inspect image {}: {e}", w.image.as_deref().unwrap_or("")))),
+        _ => None,
+    };
+    let running = container.as_ref().is_some_and(|c| at(c, &["State", "Running"]).as_bool() == Some(true));
+
+    // Decide.
+    let mut steps: Vec<String> = Vec::new();
+    let mut diffs: Vec<Diff> = Vec::new();
+    let mut stdin = Vec::new();
+    let mut wait = false;
+    match (&container, w.state) {
+        (None, State::Absent) => {}
+        (Some(_), State::Absent) => {
+            diffs.push(("exists", json!(true), json!(false)));
+            steps.push(remove_command(&w));
+        }
+        (c, state) => {
+            let recreate = match c {
+                None => {
+                    diffs.push(("exists", json!(false), json!(true)));
+                    true
+                }
+                Some(c) => {
+                    let all = differences(&w, c, image_id.as_deref());
+                    // The restart policy alone changes in place, as Ansible does.
+                    let in_place = |d: &Diff| d.0 == "restart_policy" || d.0 == "restart_retries";
+                    let recreate = w.recreate || all.iter().any(|d| !in_place(d));
+                    if w.recreate && all.is_empty() {
+                        diffs.push(("recreate", json!(false), json!(true)));
+                    }
+                    if !recreate && !all.is_empty() {
+                        let p = w.restart_policy.clone().unwrap_or_default();
+                        let p = match w.restart_retries {
+                            Some(n) if p == "on-failure" => format!("{p}:{n}"),
+                            _ => p,
+                        };
+                        steps.push(docker(&["update".into(), "--restart".into(), p, w.name.clone()]));
+                    }
+                    diffs.extend(all);
+                    recreate
+                }
+            };
+            if recreate {
+                let Some(image) = w.image.clone() else {
+                    return Ok(ModuleResult::failed(format!("`image` is required to create container {}", w.name)));
+                };
+                if c.is_some() {
+                    steps.push(remove_command(&w));
+                }
+                steps.push(create_command(&w, &image));
+                for n in w.networks.iter().skip(usize::from(w.network_mode.is_none())) {
+                    if w.network_mode.as_deref() != Some(n.name.as_str()) {
+                        steps.push(connect_command(&w, n, false));
+                    }
+                }
+                for (k, v) in w.env.iter().flatten() {
+                    stdin.extend_from_slice(format!("{k}={v}\n").as_bytes());
+                }
+            } else if let Some(c) = c {
+                for (n, connected) in network_changes(&w, c) {
+                    diffs.push(("networks", json!(n.name), json!({"name": n.name, "aliases": n.aliases})));
+                    steps.push(connect_command(&w, n, connected));
+                }
+            }
+            let was_running = running && !recreate;
+            match state {
+                State::Started | State::Healthy => {
+                    if !was_running {
+                        if !recreate {
+                            diffs.push(("running", json!(false), json!(true)));
+                        }
+                        steps.push(format!("docker start {}", quote(&w.name)));
+                    } else if w.restart {
+                        diffs.push(("restarted", json!(false), json!(true)));
+                        steps.push(format!("docker restart {}", quote(&w.name)));
+                    }
+                    // Already healthy and untouched: nothing to wait for.
+                    let healthy_now = c.as_ref().is_some_and(|c| at(c, &["State", "Health", "Status"]).as_str().is_none_or(|s| s == "healthy"));
+                    wait = state == State::Healthy && (!steps.is_empty() || !healthy_now);
+                }
+                State::Stopped if was_running => {
+                    diffs.push(("running", json!(true), json!(false)));
+                    let t = w.stop_timeout.map(|t| format!("-t {t} ")).unwrap_or_default();
+                    steps.push(format!("docker stop {t}{}", quote(&w.name)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let changed = !steps.is_empty();
+    let mut r = ModuleResult::ok(changed);
+    if ctx.diff && changed {
+        let before: Map<String, Value> = diffs.iter().map(|(k, b, _)| (k.to_string(), b.clone())).collect();
+        let after: Map<String, Value> = diffs.iter().map(|(k, _, a)| (k.to_string(), a.clone())).collect();
+        r.set("diff", json!({"before": before, "after": after}));
+    }
+    if ctx.check_mode || (!changed && !wait) {
+        r.set("container", container.unwrap_or_else(|| json!({})));
+        return Ok(r);
+    }
+    // Apply (or only wait for health), then describe the result.
+    let mut script = String::from("set -e; ");
+    for s in &steps {
+        script.push_str(s);
+        script.push_str(" >/dev/null; ");
+    }
+    if wait {
+        script.push_str(&wait_healthy_script(&w.name, w.healthy_wait));
+        script.push_str("; ");
+    }
+    script.push_str("set +e; ");
+    if w.state != State::Absent {
+        script.push_str(&Probe::new().inspect("c", "container", &w.name).script());
+    }
+    let out = ctx.remote.exec(script.trim_end(), &stdin).await?;
+    if out.rc != 0 {
+        let mut f = ModuleResult::failed(failure(&format!("docker_container {}", w.name), &out));
+        f.set("changed", changed && out.rc == 3);
+        return Ok(f);
+    }
+    let after = parse_probe(&out.stdout).and_then(|f| f.get("c").and_then(Found::value).cloned()).unwrap_or_else(|| json!({}));
+    r.set("container", after);
+    Ok(r)
 }
 
 #[cfg(test)]
@@ -1002,6 +1017,14 @@ mod tests {
         assert_eq!(parse_port("127.0.0.1::53/udp").unwrap().flag(), "127.0.0.1::53/udp");
         assert_eq!(parse_port("80").unwrap().flag(), "80");
         assert!(parse_port("a:b").is_err() && parse_port("1:2:3:4").is_err() && parse_port("80/xyz").is_err());
+    }
+
+    #[test]
+    fn ignored_options_warn() {
+        let mut a = matching();
+        a["pull"] = json!(true);
+        let (r, _, _) = run(a, &[&both()], false);
+        assert!(r.0["warnings"][0].as_str().unwrap().contains("`pull` is ignored"), "{r:?}");
     }
 
     #[test]
