@@ -53,11 +53,13 @@ pub(crate) struct Probe {
 
 impl Probe {
     /// A probe that first checks `docker` is installed (prints `TAG nodocker` if not)
-    /// and defines the `_pi` helper: `_pi LABEL docker-args...`.
+    /// and defines the `_pi` helper: `_pi LABEL docker-args...`. Docker's stderr is kept
+    /// for the error message; on success only the JSON line is reported, so a warning
+    /// the CLI prints cannot spoil it.
     pub fn new() -> Probe {
         let script = format!(
             "command -v docker >/dev/null 2>&1 || {{ echo '{TAG} nodocker'; exit 0; }}; \
-_pi() {{ l=$1; shift; o=$(docker \"$@\" 2>&1); r=$?; if [ $r -eq 0 ]; then printf '%s %s ok %s\\n' '{TAG}' \"$l\" \"$o\"; \
+_pi() {{ l=$1; shift; o=$(docker \"$@\" 2>&1); r=$?; if [ $r -eq 0 ]; then printf '%s %s ok %s\\n' '{TAG}' \"$l\" \"$(printf '%s\\n' \"$o\" | grep '^[[{{]' | tail -n 1)\"; \
 elif printf '%s' \"$o\" | grep -qi 'no such'; then printf '%s %s absent\\n' '{TAG}' \"$l\"; \
 else printf '%s %s err %s\\n' '{TAG}' \"$l\" \"$(printf '%s' \"$o\" | tr '\\n' ' ')\"; fi; }}; "
         );
