@@ -229,6 +229,9 @@ fn words(v: &Value, what: &str) -> Result<Vec<String>, String> {
 }
 
 fn parse_health(v: &Value) -> Result<Health, String> {
+    if let Some(k) = v.as_object().and_then(|m| m.keys().find(|k| !["test", "interval", "timeout", "retries", "start_period"].contains(&k.as_str()))) {
+        return Err(format!("healthcheck: `{k}` is not supported (test, interval, timeout, retries, start_period)"));
+    }
     let test = match v.get("test") {
         None | Some(Value::Null) => return Err("healthcheck needs `test`".into()),
         Some(Value::String(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
@@ -294,6 +297,9 @@ fn parse_want(args: &Args) -> Result<Want, String> {
         match n {
             Value::String(s) => networks.push(Net { name: s.clone(), aliases: vec![] }),
             Value::Object(m) => {
+                if let Some(k) = m.keys().find(|k| !["name", "aliases"].contains(&k.as_str())) {
+                    return Err(format!("networks: `{k}` is not supported (only `name` and `aliases`)"));
+                }
                 let name = m.get("name").and_then(Value::as_str).ok_or("each of `networks` needs a `name`")?;
                 let aliases = match m.get("aliases") {
                     Some(a) if !a.is_null() => words(a, "aliases")?,
@@ -1008,6 +1014,8 @@ mod tests {
         assert!(sent[1].contains("--entrypoint /bin/sh img -c sleep 1 >/dev/null; docker start new"), "{}", sent[1]);
         let (r, _, _) = run(json!({"name": "n", "env": {"A": true}}), &[], false);
         assert!(r.is_failed());
+        let (r, _, _) = run(json!({"name": "n", "networks": [{"name": "a", "ipv4_address": "10.0.0.2"}]}), &[], false);
+        assert!(r.is_failed() && r.0["msg"].as_str().unwrap().contains("ipv4_address"), "{r:?}");
     }
 
     #[test]
