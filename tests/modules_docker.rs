@@ -31,13 +31,15 @@ fn must(cmd: &str) -> String {
     out
 }
 
-/// Remove every `ptest-*` container, compose project, network and image.
+/// Remove every `ptest-*` container, compose project, network and image (and the untagged
+/// images that rebuilds of `ptest-httpd` left behind).
 fn cleanup() {
     must(
         "docker ps -aq --filter name=ptest- | xargs -r docker rm -f >/dev/null; \
 docker ps -aq --filter label=com.docker.compose.project=ptest-compose | xargs -r docker rm -f >/dev/null; \
 docker network ls -q --filter name=ptest- | xargs -r docker network rm >/dev/null; \
-docker images --format '{{.Repository}}:{{.Tag}}' | grep '^ptest-' | xargs -r docker rmi -f >/dev/null; true",
+docker images --format '{{.Repository}}:{{.Tag}}' | grep '^ptest-' | xargs -r docker rmi -f >/dev/null; \
+docker images -q --filter dangling=true --filter label=provision.context | xargs -r docker rmi -f >/dev/null; true",
     );
 }
 
