@@ -14,3 +14,4 @@ pub mod output;
 pub mod run;
 pub mod template;
 pub mod playbook;
+pub mod vault;
