@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 
 /// Options shared by ad-hoc runs and playbooks: what `ansible` and `ansible-playbook` take.
 #[derive(Args, Debug, Clone, Default)]
@@ -91,6 +91,26 @@ pub struct Common {
     /// More output; repeat for more (-vvvv shows connection debugging).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
+}
+
+/// Where vault passwords come from: what `ansible-playbook` and `ansible-vault` take.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultSecretArgs {
+    /// A vault identity: `[LABEL@]SOURCE`, SOURCE a password file, an executable that prints
+    /// the password, or `prompt`. Repeatable.
+    #[arg(long = "vault-id", value_name = "VAULT_ID")]
+    pub vault_id: Vec<String>,
+
+    /// Read the vault password from this file (run it if it is executable). Repeatable.
+    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file", value_name = "FILE")]
+    pub vault_password_file: Vec<PathBuf>,
+
+    /// Ask for the vault password (once) on the terminal.
+    #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
 }
 
 /// `provision PATTERN -m MODULE -a ARGS` or `provision PLAYBOOK...`.
@@ -199,6 +219,9 @@ pub struct InventoryCli {
     /// Limit the hosts shown to this pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     pub limit: Option<String>,
+
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
 }
 
 /// `provision doc`: a module's own documentation.
@@ -212,6 +235,116 @@ pub struct DocCli {
     /// The module to document.
     #[arg(value_name = "MODULE")]
     pub module: Option<String>,
+}
+
+/// `provision vault`: what `ansible-vault` does.
+#[derive(Parser, Debug)]
+#[command(
+    name = "provision vault",
+    about = "Encrypt and decrypt files and strings with Ansible Vault (ansible-vault)",
+    after_help = "Exit status: 0 done, 1 an error (a wrong password, a file that cannot be read), 5 bad options (no password given)."
+)]
+pub struct VaultCli {
+    #[command(subcommand)]
+    pub action: VaultAction,
+}
+
+/// Options of the vault actions that write vaulted text.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultEncryptArgs {
+    /// The vault id (label) to encrypt with, when several are given.
+    #[arg(long = "encrypt-vault-id", value_name = "ENCRYPT_VAULT_ID")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Create a new encrypted file in $EDITOR.
+    Create {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Open the editor even when stdout is not a terminal.
+        #[arg(long = "skip-tty-check")]
+        skip_tty_check: bool,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Edit an encrypted file in $EDITOR (decrypted in a private temporary file).
+    Edit {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Show the decrypted content of encrypted files.
+    View {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Encrypt files in place (or stdin to stdout).
+    Encrypt {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write to this file (`-` for stdout) instead of in place.
+        #[arg(long = "output", value_name = "OUTPUT_FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Decrypt files in place (or stdin to stdout).
+    Decrypt {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write to this file (`-` for stdout) instead of in place.
+        #[arg(long = "output", value_name = "OUTPUT_FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Encrypt files again with a new password.
+    Rekey {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// The new vault password file.
+        #[arg(long = "new-vault-password-file", value_name = "NEW_VAULT_PASSWORD_FILE")]
+        new_vault_password_file: Option<PathBuf>,
+        /// The new vault identity, `[LABEL@]SOURCE`.
+        #[arg(long = "new-vault-id", value_name = "NEW_VAULT_ID")]
+        new_vault_id: Option<String>,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Encrypt strings as `!vault |` YAML values to paste into vars files and playbooks.
+    #[command(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString {
+        /// The strings; `-` (or none) reads stdin.
+        #[arg(value_name = "STRING")]
+        strings: Vec<String>,
+        /// The variable name for each string, in order.
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        name: Vec<String>,
+        /// The variable name for the string read from stdin.
+        #[arg(long = "stdin-name", value_name = "NAME")]
+        stdin_name: Option<String>,
+        /// Ask for the string on the terminal.
+        #[arg(short = 'p', long = "prompt")]
+        prompt: bool,
+        /// Write to this file (`-` for stdout).
+        #[arg(long = "output", value_name = "OUTPUT_FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
 }
 
 #[cfg(test)]

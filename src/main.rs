@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     let result = match args.get(1).map(String::as_str) {
         Some("inventory") => inventory_cmd(&args[1..]),
         Some("doc") => doc_cmd(&args[1..]),
+        Some("vault") => provision::vault::command::run(&args[1..], None),
         _ => main_cmd(&args),
     };
     match result {
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
                 let _ = clap_err.print();
                 return ExitCode::from(if clap_err.use_stderr() { 1 } else { 0 });
             }
+            let code = if err.downcast_ref::<provision::vault::command::OptionsError>().is_some() { 5 } else { 1 };
             let mut text = format!("error: {}", err);
             for cause in err.chain().skip(1) {
                 text.push_str(&format!("\n  caused by: {cause}"));
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
                 text = text.replacen("error:", &console::style("error:").red().bold().to_string(), 1);
             }
             eprintln!("{text}");
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
     }
 }
@@ -115,6 +117,23 @@ fn prompt_secret(what: &str, flag: &str, file_flag: &str) -> Result<String> {
         })
 }
 
+/// Install the vault secrets the command line names, before anything is loaded: vars
+/// files, inventories and `-e @file` may be encrypted. `--ask-vault-pass` asks once.
+fn setup_vault(v: &provision::cli::VaultSecretArgs, configured: Option<&Path>) -> Result<()> {
+    provision_modules::util::set_vault_decryptor(|bytes| {
+        provision::vault::decrypt(&String::from_utf8_lossy(bytes)).map_err(|e| e.to_string())
+    });
+    let sources = provision::vault::command::sources(v, configured);
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let secrets = sources
+        .load(&|p| provision::vault::tty_prompt(p), false)
+        .map_err(|e| Diagnostic::new(e.to_string()).with_help("give the vault password with --vault-password-file FILE or --vault-id [LABEL@]FILE"))?;
+    provision::vault::set_secrets(secrets);
+    Ok(())
+}
+
 fn conn_options(c: &provision::cli::Common) -> Result<ConnOptions> {
     let password = match (&c.connection_password_file, c.ask_pass) {
         (Some(f), _) => Some(read_secret_file(f)?),
@@ -157,6 +176,7 @@ fn is_playbook(t: &str) -> bool {
 
 fn main_cmd(argv: &[String]) -> Result<i32> {
     let cli = Cli::try_parse_from(argv)?;
+    setup_vault(&cli.common.vault, None)?;
     if cli.module.is_none() && cli.args.is_none() && cli.targets.iter().all(|t| is_playbook(t)) {
         return playbook_cmd(&cli);
     }
@@ -344,6 +364,7 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
 
 fn inventory_cmd(argv: &[String]) -> Result<i32> {
     let cli = InventoryCli::try_parse_from(argv)?;
+    setup_vault(&cli.vault, None)?;
     let inventory = load_inventory(&cli.inventory)?;
     if let Some(host) = &cli.host {
         let Some(v) = inventory.host_json(host) else {

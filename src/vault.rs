@@ -20,6 +20,8 @@
 //! when they are used ([`decrypt_inline`]), as Ansible does lazily. Where an inline value was
 //! written is remembered ([`remember_location`]) so that a missing password names file:line.
 
+pub mod command;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -466,16 +468,25 @@ pub fn decrypt_inline(ciphertext: &str) -> Result<String, String> {
             Ok(text)
         }
         Err(e) => {
-            let mut msg = e.to_string();
-            if let Some(at) = location_of(ciphertext) {
-                msg = format!("{msg} (the vaulted value at {at})");
-            }
-            if let Some(h) = e.help() {
-                msg = format!("{msg}; {h}");
-            }
-            Err(msg)
+            let hint = match e {
+                VaultError::NoSecrets => "; give --vault-password-file, --vault-id or --ask-vault-pass",
+                _ => "",
+            };
+            Err(match location_of(ciphertext) {
+                Some(at) => format!("{e} (the vaulted value at {at}{hint})"),
+                None if hint.is_empty() => e.to_string(),
+                None => format!("{e} ({})", &hint[2..]),
+            })
         }
     }
+}
+
+/// Whether an error message is one of [`decrypt_inline`]'s.
+pub fn is_vault_error(message: &str) -> bool {
+    message.starts_with("Attempting to decrypt but no vault secrets found")
+        || message.starts_with("Decryption failed (no vault secrets")
+        || message.starts_with("Vault format")
+        || message.starts_with("Input is not vault encrypted data")
 }
 
 #[cfg(test)]

@@ -74,6 +74,10 @@ fn var<'a>(vars: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
 fn var_str(vars: &Map<String, Value>, names: &[&str]) -> Option<String> {
     var(vars, names).map(|v| match v {
         Value::String(s) => s.clone(),
+        // An inline `!vault` value (checked to decrypt by `Target::resolve`).
+        Value::Object(m) if m.len() == 1 && m.get("__ansible_vault").is_some_and(Value::is_string) => {
+            crate::vault::decrypt_inline(m["__ansible_vault"].as_str().unwrap_or_default()).unwrap_or_default()
+        }
         other => other.to_string(),
     })
 }
@@ -101,6 +105,13 @@ fn default_policy() -> StrictHostKeyChecking {
 impl Target {
     /// Work out how to reach `name` from its variables, the command line and ssh config.
     pub fn resolve(name: &str, vars: &Map<String, Value>, opts: &ConnOptions, ssh: &SshConfig) -> Result<Target, Diagnostic> {
+        for (key, v) in vars {
+            if let Some(Value::String(c)) = v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("__ansible_vault")) {
+                if key.starts_with("ansible_") || key.starts_with("provision_") {
+                    crate::vault::decrypt_inline(c).map_err(|e| Diagnostic::new(format!("host `{name}`: `{key}`: {e}")))?;
+                }
+            }
+        }
         let conn = var_str(vars, &["ansible_connection", "provision_connection"])
             .or_else(|| opts.connection.clone())
             .unwrap_or_else(|| "ssh".into());

@@ -123,6 +123,7 @@ const MAX_LAZY_DEPTH: usize = 64;
 
 /// The key under which a value marked `!unsafe` is stored.
 const UNSAFE_KEY: &str = "__ansible_unsafe";
+const VAULT_KEY: &str = "__ansible_vault";
 
 /// A template that failed: what went wrong, in which expression, and which variable was
 /// undefined when that was the cause.
@@ -266,8 +267,17 @@ fn needs_render(v: &Json) -> bool {
     match v {
         Json::String(s) => has_template(s),
         Json::Array(items) => items.iter().any(needs_render),
-        Json::Object(m) => unsafe_text(m).is_some() || m.iter().any(|(k, v)| has_template(k) || needs_render(v)),
+        Json::Object(m) => unsafe_text(m).is_some() || vault_text(m).is_some() || m.iter().any(|(k, v)| has_template(k) || needs_render(v)),
         _ => false,
+    }
+}
+
+/// The ciphertext of an inline `!vault` value, `{"__ansible_vault": "$ANSIBLE_VAULT;..."}`.
+pub(crate) fn vault_text(m: &serde_json::Map<String, Json>) -> Option<&str> {
+    if m.len() == 1 {
+        m.get(VAULT_KEY).and_then(Json::as_str)
+    } else {
+        None
     }
 }
 
@@ -409,6 +419,15 @@ impl<'a> Call<'a> {
                 value
             }
             Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
+            // Decrypted when used, as Ansible does; the plaintext is never templated.
+            Json::Object(m) if vault_text(m).is_some() => match crate::vault::decrypt_inline(vault_text(m).unwrap_or_default()) {
+                Ok(text) => Value::from(text),
+                Err(message) => {
+                    let e = TemplateError::new(message, path);
+                    self.nested.borrow_mut().push(e.clone());
+                    Value::from(Error::new(ErrorKind::InvalidOperation, e.message))
+                }
+            },
             Json::Array(a) => Value::from_object(Lazy::new(self.id, pointer, path, Some(a.len()))),
             Json::Object(_) => Value::from_object(Lazy::new(self.id, pointer, path, None)),
             _ => plain_value(json),
@@ -549,6 +568,9 @@ impl<'a> Call<'a> {
             Json::Object(m) => {
                 if let Some(text) = unsafe_text(m) {
                     return Ok(Json::String(text.to_string()));
+                }
+                if let Some(cipher) = vault_text(m) {
+                    return crate::vault::decrypt_inline(cipher).map(Json::String).map_err(|message| TemplateError::new(message, "!vault"));
                 }
                 let mut out = serde_json::Map::new();
                 for (k, v) in m {
