@@ -316,7 +316,7 @@ pub fn read_password_source(source: &Path, label: &str) -> Result<Vec<u8>, Vault
         b.to_vec()
     };
     let password = if is_executable(source) {
-        let mut cmd = std::process::Command::new(source);
+        let mut cmd = std::process::Command::new(std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()));
         let stem = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         if stem.ends_with("-client") {
             cmd.arg("--vault-id").arg(label);
@@ -407,7 +407,7 @@ impl SecretSources {
 
 /// Ask for a password on the terminal; without one, an error that says how to give it.
 pub fn tty_prompt(text: &str) -> Result<String, VaultError> {
-    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) && std::fs::File::open("/dev/tty").is_err() {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         return Err(VaultError::Other(
             "--ask-vault-pass needs a terminal to ask the vault password; give it with --vault-password-file FILE or --vault-id [LABEL@]FILE".into(),
         ));

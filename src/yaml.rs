@@ -298,17 +298,18 @@ fn unvault<'a>(text: &'a str, file: &Path) -> Result<std::borrow::Cow<'a, str>, 
     })
 }
 
-/// Remember where each inline `!vault` value was written, for errors when it is used.
-fn note_vault_locations(node: &SNode, file: &Path) {
+/// Remember where each inline `!vault` value was written (the line of its key in a
+/// mapping), for errors when it is used.
+fn note_vault_locations(node: &SNode, line: usize, file: &Path) {
     match &node.v {
         SVal::Scalar(Value::Object(m)) => {
             if let Some(Value::String(c)) = m.get("__ansible_vault") {
-                crate::vault::remember_location(c, file, node.line);
+                crate::vault::remember_location(c, file, line);
             }
         }
         SVal::Scalar(_) => {}
-        SVal::Seq(items) => items.iter().for_each(|n| note_vault_locations(n, file)),
-        SVal::Map(entries) => entries.iter().for_each(|(_, v)| note_vault_locations(v, file)),
+        SVal::Seq(items) => items.iter().for_each(|n| note_vault_locations(n, n.line, file)),
+        SVal::Map(entries) => entries.iter().for_each(|(k, v)| note_vault_locations(v, k.line, file)),
     }
 }
 
@@ -335,7 +336,7 @@ pub fn load_spanned(text: &str, file: &Path) -> Result<SNode, Diagnostic> {
     let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
     let node = node.into_spanned(text);
     if text.contains("!vault") {
-        note_vault_locations(&node, file);
+        note_vault_locations(&node, node.line, file);
     }
     Ok(node)
 }
