@@ -56,9 +56,9 @@ pub struct Common {
     #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
     pub private_key: Option<PathBuf>,
 
-    /// How many hosts to work on at once.
-    #[arg(short = 'f', long = "forks", value_name = "FORKS", default_value_t = 50)]
-    pub forks: usize,
+    /// How many hosts to work on at once (default 50, or `forks` from the configuration).
+    #[arg(short = 'f', long = "forks", value_name = "FORKS")]
+    pub forks: Option<usize>,
 
     /// Connection timeout in seconds (default 10).
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
@@ -237,6 +237,28 @@ pub struct DocCli {
     pub module: Option<String>,
 }
 
+/// `provision config`: the settings in effect (ansible-config).
+#[derive(Parser, Debug)]
+#[command(name = "provision config", about = "Show the configuration in effect (ansible-config)")]
+pub struct ConfigCli {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Every setting with its value and where it came from (file:line, env, default).
+    Dump {
+        /// Only the settings that differ from the defaults.
+        #[arg(long = "only-changed", visible_alias = "changed-only")]
+        only_changed: bool,
+    },
+    /// The configuration file in use, as it is written.
+    View,
+    /// The settings provision knows, with their ansible.cfg sections and environment variables.
+    List,
+}
+
 /// `provision vault`: what `ansible-vault` does.
 #[derive(Parser, Debug)]
 #[command(
@@ -357,15 +379,15 @@ mod tests {
         assert_eq!(cli.targets, ["all"]);
         assert_eq!(cli.module.as_deref(), Some("ping"));
         assert_eq!(cli.common.inventory, ["a.yml", "b,c,"]);
-        assert_eq!(cli.common.forks, 5);
+        assert_eq!(cli.common.forks, Some(5));
         assert_eq!(cli.common.verbose, 3);
         assert!(cli.common.become_ && cli.common.ask_become_pass);
     }
 
     #[test]
-    fn forks_default_to_fifty() {
+    fn forks_default_comes_from_the_configuration() {
         let cli = Cli::try_parse_from(["provision", "dev", "-a", "uname -a"]).unwrap();
-        assert_eq!(cli.common.forks, 50);
+        assert_eq!(cli.common.forks, None);
         assert_eq!(cli.args.as_deref(), Some("uname -a"));
     }
 

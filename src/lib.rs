@@ -15,3 +15,4 @@ pub mod run;
 pub mod template;
 pub mod playbook;
 pub mod vault;
+pub mod config;

@@ -47,6 +47,8 @@ pub struct ConnOptions {
     pub timeout: Option<u64>,
     pub command_timeout: Option<u64>,
     pub ssh_common_args: Option<String>,
+    /// `host_key_checking` from the configuration (or its environment variable).
+    pub host_key_checking: Option<bool>,
 }
 
 /// Everything needed to reach one host.
@@ -158,7 +160,11 @@ impl Target {
         if known_hosts.is_empty() {
             known_hosts = known_hosts::default_paths();
         }
-        let strict = base.strict_host_key_checking.unwrap_or_else(default_policy);
+        let strict = base.strict_host_key_checking.unwrap_or_else(|| match opts.host_key_checking {
+            Some(false) => StrictHostKeyChecking::No,
+            Some(true) => StrictHostKeyChecking::Yes,
+            None => default_policy(),
+        });
         let connect_timeout = Duration::from_secs(
             var(vars, &["ansible_timeout", "ansible_ssh_timeout"])
                 .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
@@ -206,7 +212,7 @@ impl Target {
                 if let Some(u) = juser.or_else(|| jcfg.user.clone()) {
                     jvars.insert("ansible_user".into(), Value::String(u));
                 }
-                let jopts = ConnOptions { private_key: opts.private_key.clone(), timeout: opts.timeout, ..Default::default() };
+                let jopts = ConnOptions { private_key: opts.private_key.clone(), timeout: opts.timeout, host_key_checking: opts.host_key_checking, ..Default::default() };
                 let mut jump = Target::resolve(&jhost, &jvars, &jopts, &SshConfig::parse(""))?;
                 jump.identity_files.extend(jcfg.identity_files);
                 jump.become_ = None;

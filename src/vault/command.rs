@@ -23,12 +23,16 @@ impl std::fmt::Display for OptionsError {
 
 impl std::error::Error for OptionsError {}
 
-/// The password sources of the command line plus `vault_password_file` from the
-/// configuration (given by the caller).
+/// The password sources of the command line, or else `vault_password_file` from the
+/// configuration (given by the caller). Ansible adds the configured file to the command
+/// line's; using it only when the command line names none avoids asking which of two
+/// secrets to encrypt with.
 pub fn sources(args: &VaultSecretArgs, configured: Option<&Path>) -> SecretSources {
     let mut password_files = args.vault_password_file.clone();
     if let Some(p) = configured {
-        password_files.push(p.to_path_buf());
+        if password_files.is_empty() && args.vault_id.is_empty() && !args.ask_vault_pass {
+            password_files.push(p.to_path_buf());
+        }
     }
     SecretSources { vault_ids: args.vault_id.clone(), password_files, ask: args.ask_vault_pass }
 }
