@@ -124,7 +124,11 @@ pub struct VaultSecretArgs {
   provision PATTERN -a \"CMD\"              run a command on the matching hosts\n\
   provision PLAYBOOK...                   run playbooks\n\
   provision inventory --list|--graph      show the inventory\n\
-  provision doc [--list] [MODULE]         show a module's documentation",
+  provision doc [--list] [MODULE]         show a module's documentation\n\
+  provision vault ACTION ...              encrypt and decrypt with Ansible Vault\n\
+  provision config dump|view|list         show the configuration in effect\n\
+  provision completions bash|zsh|fish     print shell completions\n\
+  provision man                           print the man page",
     after_help = "Exit status: 0 all ok, 1 bad input or flags, 2 a host failed, 4 a host was unreachable."
 )]
 pub struct Cli {

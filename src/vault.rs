@@ -481,6 +481,12 @@ pub fn decrypt_inline(ciphertext: &str) -> Result<String, String> {
     }
 }
 
+/// Whether a string is the plaintext of an inline value decrypted in this run (for the
+/// `vault_encrypted` test, which sees values after decryption).
+pub fn is_decrypted_value(s: &str) -> bool {
+    PLAIN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|m| m.values().any(|p| p == s))
+}
+
 /// Whether an error message is one of [`decrypt_inline`]'s.
 pub fn is_vault_error(message: &str) -> bool {
     message.starts_with("Attempting to decrypt but no vault secrets found")

@@ -25,7 +25,9 @@
 //!   'bar'`), while `a.b.c | default(x)`, `a.b is defined` and `a.b | mandatory` work on
 //!   chains.
 //! - **Unsafe strings**: `{"__ansible_unsafe": "text"}` renders as `text` and is never
-//!   templated. `{"__ansible_vault": ...}` is passed through as a dict (`is vault_encrypted`).
+//!   templated. `{"__ansible_vault": ...}` (an inline `!vault` value) is decrypted when it is
+//!   used, with the secrets [`crate::vault`] holds, and never templated; so `is vault_encrypted`
+//!   is true only on a value that was not looked up through a variable.
 //! - **Backslashes**: inside `{{ }}` of inline templates, backslashes in string literals are
 //!   literal (Ansible's `escape_backslashes`), so `regex_replace('(a)', '\1')` written in YAML
 //!   works; conditionals and template files use Jinja's escapes.
@@ -73,7 +75,7 @@
 //! - `hostvars` gets no special treatment: strings in another host's vars are rendered with
 //!   the current host's variables.
 //! - `errors='warn'` in lookups ignores silently (there is no printer here).
-//! - Lookups `url`, `csvfile`, `ini`, `unvault`, `config`, `inventory_hostnames`; filters
+//! - Lookups `url`, `csvfile`, `ini`, `config`, `inventory_hostnames`; filters
 //!   `json_query`, `vault`/`unvault`, `to_datetime`, the rest of `ansible.utils`.
 
 mod collections;
