@@ -251,3 +251,39 @@ fn vaulted_values_and_files_on_h5() {
     assert_eq!(recap_of(&run.stdout(), "h5").1, 0, "{}", run.stdout());
     cleanup();
 }
+
+/// Encrypted group_vars, role defaults and include_vars files, an encrypted `-e @file` and
+/// an executable `--vault-id` script, on the control machine (`-c local`).
+#[test]
+fn every_kind_of_vars_file_may_be_encrypted() {
+    let t = tempdir();
+    let d = t.path();
+    let script = write(d, "pass.sh", "#!/bin/sh\nprintf 'from-script'\n");
+    executable(&script);
+    std::fs::create_dir_all(d.join("inv/group_vars")).unwrap();
+    std::fs::create_dir_all(d.join("roles/r/defaults")).unwrap();
+    std::fs::create_dir_all(d.join("roles/r/tasks")).unwrap();
+    write(d, "inv/hosts.ini", "[grp]\nlocalhost ansible_connection=local\n");
+    write(d, "inv/group_vars/grp.yml", "from_group: g\n");
+    write(d, "roles/r/defaults/main.yml", "from_role: r\n");
+    write(d, "roles/r/tasks/main.yml", "- include_vars: inc.yml\n- debug: msg=\"{{ from_group }}{{ from_role }}{{ from_include }}{{ from_extra }}\"\n");
+    write(d, "inc.yml", "from_include: i\n");
+    write(d, "extra.yml", "from_extra: e\n");
+    for f in ["inv/group_vars/grp.yml", "roles/r/defaults/main.yml", "inc.yml", "extra.yml"] {
+        provision_in(d, ["vault", "encrypt", "--vault-id", "s@pass.sh", f], &[]).expect_code(0);
+    }
+    // include_vars looks in the role's vars/ and beside the playbook.
+    std::fs::create_dir_all(d.join("roles/r/vars")).unwrap();
+    std::fs::copy(d.join("inc.yml"), d.join("roles/r/vars/inc.yml")).unwrap();
+    let pb = write(d, "pb.yml", "- hosts: grp\n  gather_facts: no\n  roles: [r]\n");
+    let run = provision_in(d, [pb.to_str().unwrap(), "-i", "inv", "-e", "@extra.yml", "--vault-id", "s@pass.sh"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("\"msg\": \"grie\""), "{}\n{}", run.stdout(), run.stderr());
+    // The inventory reads decrypted too.
+    let run = provision_in(d, ["inventory", "-i", "inv", "--host", "localhost", "--vault-id", "s@pass.sh"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("\"from_group\": \"g\""), "{}", run.stdout());
+    let run = provision_in(d, ["inventory", "-i", "inv", "--list"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("Attempting to decrypt but no vault secrets found") && run.stderr().contains("grp.yml"), "{}", run.stderr());
+}
