@@ -243,7 +243,7 @@ pub struct DocCli {
 
 /// `provision config`: the settings in effect (ansible-config).
 #[derive(Parser, Debug)]
-#[command(name = "provision config", about = "Show the configuration in effect (ansible-config)")]
+#[command(name = "provision config", bin_name = "provision config", about = "Show the configuration in effect (ansible-config)")]
 pub struct ConfigCli {
     #[command(subcommand)]
     pub action: ConfigAction,
@@ -267,6 +267,7 @@ pub enum ConfigAction {
 #[derive(Parser, Debug)]
 #[command(
     name = "provision vault",
+    bin_name = "provision vault",
     about = "Encrypt and decrypt files and strings with Ansible Vault (ansible-vault)",
     after_help = "Exit status: 0 done, 1 an error (a wrong password, a file that cannot be read), 5 bad options (no password given)."
 )]

@@ -113,6 +113,24 @@ fn ansible_cfg_supplies_user_key_and_inventory_on_h5() {
     // ... and so does ANSIBLE_REMOTE_USER.
     let run = run_in(d, &["h5", "-m", "command", "-a", "whoami"], &[("ANSIBLE_REMOTE_USER", "bob")]);
     assert!(run.stdout().contains("bob"), "{}", run.stdout());
+    // host_key_checking = False lets a host with an unknown key in.
+    let e = tempdir();
+    let e = e.path();
+    std::fs::write(e.join("empty_known_hosts"), "").unwrap();
+    std::fs::write(
+        e.join("hosts.yml"),
+        format!("all:\n  hosts:\n    h5:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      ansible_ssh_common_args: -o UserKnownHostsFile={}\n", port(5), e.join("empty_known_hosts").display()),
+    )
+    .unwrap();
+    let cfg = format!("[defaults]\ninventory = hosts.yml\nremote_user = root\nprivate_key_file = {}\n", f.key.display());
+    std::fs::write(e.join("ansible.cfg"), &cfg).unwrap();
+    let run = run_in(e, &["h5", "-m", "ping"], &[]);
+    assert_eq!(run.code(), 4, "unknown host key must be refused by default\n{}{}", run.stdout(), run.stderr());
+    std::fs::write(e.join("ansible.cfg"), format!("{cfg}host_key_checking = False\n")).unwrap();
+    run_in(e, &["h5", "-m", "ping"], &[]).expect_code(0);
+    let run = run_in(e, &["h5", "-m", "ping"], &[("ANSIBLE_HOST_KEY_CHECKING", "True")]);
+    assert_eq!(run.code(), 4, "the environment wins over the file\n{}{}", run.stdout(), run.stderr());
+
     let log = std::fs::read_to_string(d.join("run.log")).unwrap();
     assert_eq!(log.lines().count(), 4, "{log}");
     assert!(log.contains("ad-hoc h5 -m ping | exit 0"), "{log}");
@@ -132,4 +150,22 @@ fn completions_and_man_page_come_from_the_flags() {
     let man = run.stdout();
     assert!(man.starts_with(".ie") || man.contains(".TH provision 1"), "{man}");
     assert!(man.contains("\\-\\-check"), "{man}");
+}
+
+#[test]
+fn roles_path_and_forks_from_provision_toml() {
+    let t = tempdir();
+    let d = t.path();
+    std::fs::create_dir_all(d.join("shared/greet/tasks")).unwrap();
+    std::fs::create_dir_all(d.join("plays")).unwrap();
+    std::fs::write(d.join("shared/greet/tasks/main.yml"), "- debug: msg=\"forks={{ ansible_forks }}\"\n").unwrap();
+    std::fs::write(d.join("provision.toml"), "roles_path = \"shared\"\nforks = 4\n").unwrap();
+    std::fs::write(d.join("plays/pb.yml"), "- hosts: localhost\n  gather_facts: no\n  roles: [greet]\n").unwrap();
+    let run = run_in(d, &["plays/pb.yml", "-i", "localhost,", "-c", "local"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("\"msg\": \"forks=4\""), "{}{}", run.stdout(), run.stderr());
+    let run = run_in(d, &["plays/pb.yml", "-i", "localhost,", "-c", "local", "-f", "2"], &[("ANSIBLE_FORKS", "3")]);
+    assert!(run.stdout().contains("\"msg\": \"forks=2\""), "{}{}", run.stdout(), run.stderr());
+    let run = run_in(d, &["plays/pb.yml", "-i", "localhost,", "-c", "local"], &[("ANSIBLE_FORKS", "3")]);
+    assert!(run.stdout().contains("\"msg\": \"forks=3\""), "{}{}", run.stdout(), run.stderr());
 }
