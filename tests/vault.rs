@@ -202,11 +202,10 @@ fn missing_or_wrong_passwords_are_one_clear_error() {
     assert!(run.stderr().contains("needs a terminal") && run.stderr().contains("--vault-password-file"), "{}", run.stderr());
 }
 
-/// encrypt_string output inline in a playbook, an encrypted vars file, and vaulted
-/// `copy`/`template` sources, on h5: the host gets the plaintext; a second run changes
-/// nothing; `no_log` hides the value.
+/// encrypt_string output inline in a playbook and an encrypted vars file, on h5 (read
+/// only: `debug` and a command that prints): the host sees the plaintext; `no_log` hides it.
 #[test]
-fn vaulted_values_and_files_on_h5() {
+fn vaulted_values_on_h5() {
     let f = fleet();
     let t = tempdir();
     let d = t.path();
@@ -214,42 +213,68 @@ fn vaulted_values_and_files_on_h5() {
     let enc = provision_in(d, ["vault", "encrypt_string", "--vault-id", "lab@pw", "--name", "db_password", "correct horse"], &[]);
     enc.expect_code(0);
     let inline: String = enc.stdout().lines().map(|l| format!("    {l}\n")).collect();
-    write(d, "secret.conf", "password=s3cr3t-file\n");
-    write(d, "app.j2", "user={{ db_user }}\npassword={{ db_password }}\n");
     write(d, "more.yml", "db_user: app\n");
-    for file in ["secret.conf", "app.j2", "more.yml"] {
-        provision_in(d, ["vault", "encrypt", "--vault-id", "lab@pw", file], &[]).expect_code(0);
-    }
-    let dir = "/tmp/provision-test-vault";
+    provision_in(d, ["vault", "encrypt", "--vault-id", "lab@pw", "more.yml"], &[]).expect_code(0);
     let pb = write(
         d,
         "pb.yml",
         &format!(
             "- hosts: h5\n  gather_facts: no\n  vars_files: [more.yml]\n  vars:\n{inline}  tasks:\n\
              \x20   - debug: var=db_password\n\
-             \x20   - file: path={dir} state=directory\n\
-             \x20   - copy: src=secret.conf dest={dir}/secret.conf mode=0600\n\
-             \x20   - template: src=app.j2 dest={dir}/app.conf mode=0600\n\
-             \x20   - command: cat {dir}/secret.conf {dir}/app.conf\n      register: shown\n      changed_when: false\n\
-             \x20   - assert:\n        that: shown.stdout == 'password=s3cr3t-file\\nuser=app\\npassword=correct horse'\n\
-             \x20   - debug: msg=\"{{{{ db_password }}}}\"\n      no_log: true\n"
+             \x20   - command: printf '%s:%s' {{{{ db_user }}}} '{{{{ db_password }}}}'\n      register: shown\n      changed_when: false\n      no_log: true\n\
+             \x20   - assert:\n        that: shown.stdout == 'app:correct horse'\n        quiet: true\n"
         ),
     );
     let inv = f.inventory.display().to_string();
-    let cleanup = || provision_in(d, ["h5", "-i", &inv, "-m", "file", "-a", &format!("path={dir} state=absent")], &[]);
-    cleanup();
-    let args = [pb.to_str().unwrap(), "-i", &inv, "--vault-id", "lab@pw"];
-    let run = provision_in(d, args, &[]);
+    let run = provision_in(d, [pb.to_str().unwrap(), "-i", &inv, "--vault-id", "lab@pw"], &[]);
     run.expect_code(0);
     let out = run.stdout();
     assert!(out.contains("\"db_password\": \"correct horse\""), "{out}");
-    assert_eq!(recap_of(&out, "h5").1, 3, "{out}");
-    // no_log hides the value.
+    assert_eq!(recap_of(&out, "h5"), (3, 0, 0), "{out}");
+    // Only the debug of the variable shows it; no_log hides the command's output.
     assert_eq!(out.matches("correct horse").count(), 1, "{out}");
+}
+
+/// Vaulted `copy` and `template` sources reach the target decrypted (here the control
+/// machine, `-c local`); `decrypt: no` copies the vaulted text; a second run changes nothing.
+#[test]
+fn vaulted_copy_and_template_sources() {
+    let t = tempdir();
+    let d = t.path();
+    write(d, "pw", "pw\n");
+    write(d, "secret.conf", "password=s3cr3t-file\n");
+    write(d, "app.j2", "user={{ db_user }}\n");
+    for file in ["secret.conf", "app.j2"] {
+        provision_in(d, ["vault", "encrypt", "--vault-password-file", "pw", file], &[]).expect_code(0);
+    }
+    let out = d.join("out");
+    let o = out.display();
+    let pb = write(
+        d,
+        "pb.yml",
+        &format!(
+            "- hosts: localhost\n  connection: local\n  gather_facts: no\n  vars: {{db_user: app}}\n  tasks:\n\
+             \x20   - file: path={o} state=directory\n\
+             \x20   - copy: src=secret.conf dest={o}/secret.conf mode=0600\n\
+             \x20   - copy: src=secret.conf dest={o}/still-vaulted decrypt=no\n\
+             \x20   - template: src=app.j2 dest={o}/app.conf\n"
+        ),
+    );
+    let args = [pb.to_str().unwrap(), "-i", "localhost,", "--vault-password-file", "pw"];
     let run = provision_in(d, args, &[]);
     run.expect_code(0);
-    assert_eq!(recap_of(&run.stdout(), "h5").1, 0, "{}", run.stdout());
-    cleanup();
+    assert_eq!(recap_of(&run.stdout(), "localhost").1, 4, "{}", run.stdout());
+    assert_eq!(std::fs::read_to_string(out.join("secret.conf")).unwrap(), "password=s3cr3t-file\n");
+    assert_eq!(std::fs::read_to_string(out.join("app.conf")).unwrap(), "user=app\n");
+    assert!(std::fs::read_to_string(out.join("still-vaulted")).unwrap().starts_with("$ANSIBLE_VAULT;1.1;AES256\n"));
+    let run = provision_in(d, args, &[]);
+    run.expect_code(0);
+    assert_eq!(recap_of(&run.stdout(), "localhost").1, 0, "{}", run.stdout());
+    // Without the password: one clear failure naming the source.
+    std::fs::remove_dir_all(&out).unwrap();
+    let run = provision_in(d, [pb.to_str().unwrap(), "-i", "localhost,"], &[]);
+    run.expect_code(2);
+    assert!(run.stdout().contains("secret.conf: Attempting to decrypt but no vault secrets found"), "{}", run.stdout());
 }
 
 /// Encrypted group_vars, role defaults and include_vars files, an encrypted `-e @file` and
