@@ -312,3 +312,23 @@ fn every_kind_of_vars_file_may_be_encrypted() {
     run.expect_code(1);
     assert!(run.stderr().contains("Attempting to decrypt but no vault secrets found") && run.stderr().contains("grp.yml"), "{}", run.stderr());
 }
+
+/// A vaulted `ansible_become_password` in the inventory: alice's sudo on h5 (read only:
+/// `whoami`).
+#[test]
+fn vaulted_become_password_in_the_inventory_on_h5() {
+    let t = tempdir();
+    let d = t.path();
+    write(d, "pw", "inv-pw\n");
+    let enc = provision_in(d, ["vault", "encrypt_string", "--vault-password-file", "pw", "--name", "ansible_become_password", ALICE_PASSWORD], &[]);
+    enc.expect_code(0);
+    let inv = inventory_for(d, &[5], "alice", &format!("ansible_become: true\n{}", enc.stdout()));
+    let inv = inv.to_str().unwrap();
+    let run = provision_in(d, ["h5", "-i", inv, "-m", "command", "-a", "whoami", "--vault-password-file", "pw"], &[]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("root"), "{}", run.stdout());
+    assert!(!run.stdout().contains(ALICE_PASSWORD) && !run.stderr().contains(ALICE_PASSWORD));
+    let run = provision_in(d, ["h5", "-i", inv, "-m", "command", "-a", "whoami"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("`ansible_become_password`: Attempting to decrypt but no vault secrets found"), "{}", run.stderr());
+}

@@ -40,6 +40,13 @@ pub fn sources(args: &VaultSecretArgs, configured: Option<&Path>) -> SecretSourc
 /// Load the secrets; with no source at all, ask on the terminal (ansible-vault's
 /// auto-prompt) or fail with an [`OptionsError`].
 fn load(mut src: SecretSources, new: bool, what: &str) -> Result<Vec<Secret>> {
+    for slug in &src.vault_ids {
+        if let (Some(label), _) = super::split_vault_id(slug) {
+            if label.contains(';') {
+                bail!(OptionsError(format!("'{label}' is not a valid vault id. The character ';' is not allowed in vault ids")));
+            }
+        }
+    }
     if src.is_empty() {
         if !std::io::stdin().is_terminal() {
             bail!(OptionsError(format!("{what}; give it with --vault-password-file FILE or --vault-id [LABEL@]FILE")));
