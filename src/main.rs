@@ -158,7 +158,11 @@ fn conn_options(c: &provision::cli::Common, cfg: &Config) -> Result<ConnOptions>
     };
     if let Some(m) = &become_method {
         if provision::connection::BecomeMethod::parse(m).is_none() {
-            return Err(Diagnostic::new(format!("unsupported become method `{m}`")).with_help("provision supports `sudo` and `su`").into());
+            let from = match (&c.become_method, cfg.get("become_method")) {
+                (None, Some(s)) => format!(" (become_method from {})", s.origin),
+                _ => String::new(),
+            };
+            return Err(Diagnostic::new(format!("unsupported become method `{m}`{from}")).with_help("provision supports `sudo` and `su`").into());
         }
     }
     if let Some(conn) = &c.connection {
