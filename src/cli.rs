@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 
 /// Options shared by ad-hoc runs and playbooks: what `ansible` and `ansible-playbook` take.
 #[derive(Args, Debug, Clone, Default)]
@@ -56,9 +56,9 @@ pub struct Common {
     #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
     pub private_key: Option<PathBuf>,
 
-    /// How many hosts to work on at once.
-    #[arg(short = 'f', long = "forks", value_name = "FORKS", default_value_t = 50)]
-    pub forks: usize,
+    /// How many hosts to work on at once (default 50, or `forks` from the configuration).
+    #[arg(short = 'f', long = "forks", value_name = "FORKS")]
+    pub forks: Option<usize>,
 
     /// Connection timeout in seconds (default 10).
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
@@ -91,6 +91,26 @@ pub struct Common {
     /// More output; repeat for more (-vvvv shows connection debugging).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
+}
+
+/// Where vault passwords come from: what `ansible-playbook` and `ansible-vault` take.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultSecretArgs {
+    /// A vault identity: `[LABEL@]SOURCE`, SOURCE a password file, an executable that prints
+    /// the password, or `prompt`. Repeatable.
+    #[arg(long = "vault-id", value_name = "VAULT_ID")]
+    pub vault_id: Vec<String>,
+
+    /// Read the vault password from this file (run it if it is executable). Repeatable.
+    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file", value_name = "FILE")]
+    pub vault_password_file: Vec<PathBuf>,
+
+    /// Ask for the vault password (once) on the terminal.
+    #[arg(short = 'J', long = "ask-vault-pass", visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
 }
 
 /// `provision PATTERN -m MODULE -a ARGS` or `provision PLAYBOOK...`.
@@ -104,7 +124,11 @@ pub struct Common {
   provision PATTERN -a \"CMD\"              run a command on the matching hosts\n\
   provision PLAYBOOK...                   run playbooks\n\
   provision inventory --list|--graph      show the inventory\n\
-  provision doc [--list] [MODULE]         show a module's documentation",
+  provision doc [--list] [MODULE]         show a module's documentation\n\
+  provision vault ACTION ...              encrypt and decrypt with Ansible Vault\n\
+  provision config dump|view|list         show the configuration in effect\n\
+  provision completions bash|zsh|fish     print shell completions\n\
+  provision man                           print the man page",
     after_help = "Exit status: 0 all ok, 1 bad input or flags, 2 a host failed, 4 a host was unreachable."
 )]
 pub struct Cli {
@@ -211,6 +235,9 @@ pub struct InventoryCli {
     /// Limit the hosts shown to this pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     pub limit: Option<String>,
+
+    #[command(flatten)]
+    pub vault: VaultSecretArgs,
 }
 
 /// `provision doc`: a module's own documentation.
@@ -226,6 +253,139 @@ pub struct DocCli {
     pub module: Option<String>,
 }
 
+/// `provision config`: the settings in effect (ansible-config).
+#[derive(Parser, Debug)]
+#[command(name = "provision config", bin_name = "provision config", about = "Show the configuration in effect (ansible-config)")]
+pub struct ConfigCli {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Every setting with its value and where it came from (file:line, env, default).
+    Dump {
+        /// Only the settings that differ from the defaults.
+        #[arg(long = "only-changed", visible_alias = "changed-only")]
+        only_changed: bool,
+    },
+    /// The configuration file in use, as it is written.
+    View,
+    /// The settings provision knows, with their ansible.cfg sections and environment variables.
+    List,
+}
+
+/// `provision vault`: what `ansible-vault` does.
+#[derive(Parser, Debug)]
+#[command(
+    name = "provision vault",
+    bin_name = "provision vault",
+    about = "Encrypt and decrypt files and strings with Ansible Vault (ansible-vault)",
+    after_help = "Exit status: 0 done, 1 an error (a wrong password, a file that cannot be read), 5 bad options (no password given)."
+)]
+pub struct VaultCli {
+    #[command(subcommand)]
+    pub action: VaultAction,
+}
+
+/// Options of the vault actions that write vaulted text.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VaultEncryptArgs {
+    /// The vault id (label) to encrypt with, when several are given.
+    #[arg(long = "encrypt-vault-id", value_name = "ENCRYPT_VAULT_ID")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Create a new encrypted file in $EDITOR.
+    Create {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Open the editor even when stdout is not a terminal.
+        #[arg(long = "skip-tty-check")]
+        skip_tty_check: bool,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Edit an encrypted file in $EDITOR (decrypted in a private temporary file).
+    Edit {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Show the decrypted content of encrypted files.
+    View {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Encrypt files in place (or stdin to stdout).
+    Encrypt {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write to this file (`-` for stdout) instead of in place.
+        #[arg(long = "output", value_name = "OUTPUT_FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Decrypt files in place (or stdin to stdout).
+    Decrypt {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write to this file (`-` for stdout) instead of in place.
+        #[arg(long = "output", value_name = "OUTPUT_FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Encrypt files again with a new password.
+    Rekey {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// The new vault password file.
+        #[arg(long = "new-vault-password-file", value_name = "NEW_VAULT_PASSWORD_FILE")]
+        new_vault_password_file: Option<PathBuf>,
+        /// The new vault identity, `[LABEL@]SOURCE`.
+        #[arg(long = "new-vault-id", value_name = "NEW_VAULT_ID")]
+        new_vault_id: Option<String>,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+    /// Encrypt strings as `!vault |` YAML values to paste into vars files and playbooks.
+    #[command(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString {
+        /// The strings; `-` (or none) reads stdin.
+        #[arg(value_name = "STRING")]
+        strings: Vec<String>,
+        /// The variable name for each string, in order.
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        name: Vec<String>,
+        /// The variable name for the string read from stdin.
+        #[arg(long = "stdin-name", value_name = "NAME")]
+        stdin_name: Option<String>,
+        /// Ask for the string on the terminal.
+        #[arg(short = 'p', long = "prompt")]
+        prompt: bool,
+        /// Write to this file (`-` for stdout).
+        #[arg(long = "output", value_name = "OUTPUT_FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        enc: VaultEncryptArgs,
+        #[command(flatten)]
+        secrets: VaultSecretArgs,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,15 +396,15 @@ mod tests {
         assert_eq!(cli.targets, ["all"]);
         assert_eq!(cli.module.as_deref(), Some("ping"));
         assert_eq!(cli.common.inventory, ["a.yml", "b,c,"]);
-        assert_eq!(cli.common.forks, 5);
+        assert_eq!(cli.common.forks, Some(5));
         assert_eq!(cli.common.verbose, 3);
         assert!(cli.common.become_ && cli.common.ask_become_pass);
     }
 
     #[test]
-    fn forks_default_to_fifty() {
+    fn forks_default_comes_from_the_configuration() {
         let cli = Cli::try_parse_from(["provision", "dev", "-a", "uname -a"]).unwrap();
-        assert_eq!(cli.common.forks, 50);
+        assert_eq!(cli.common.forks, None);
         assert_eq!(cli.args.as_deref(), Some("uname -a"));
     }
 

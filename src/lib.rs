@@ -2,7 +2,8 @@
 //!
 //! The engine lives here: the command line ([`cli`]), inventories ([`inventory`]),
 //! connections to hosts ([`connection`]), the runner of ad-hoc commands ([`run`]) and the
-//! output sinks ([`output`]). What happens on a host lives in the `provision-modules`
+//! output sinks ([`output`]), with Ansible Vault ([`vault`]) and the configuration files
+//! ([`config`]). What happens on a host lives in the `provision-modules`
 //! crate, which knows nothing of inventories or playbooks.
 
 pub mod diag;
@@ -14,3 +15,5 @@ pub mod output;
 pub mod run;
 pub mod template;
 pub mod playbook;
+pub mod vault;
+pub mod config;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Parser;
-use provision::cli::{Cli, DocCli, InventoryCli};
+use provision::cli::{Cli, ConfigAction, ConfigCli, DocCli, InventoryCli};
+use provision::config::Config;
 use provision::connection::ConnOptions;
 use provision::diag::{did_you_mean, Diagnostic};
 use provision::inventory::Inventory;
@@ -20,6 +21,10 @@ fn main() -> ExitCode {
     let result = match args.get(1).map(String::as_str) {
         Some("inventory") => inventory_cmd(&args[1..]),
         Some("doc") => doc_cmd(&args[1..]),
+        Some("vault") => vault_cmd(&args[1..]),
+        Some("config") => config_cmd(&args[1..]),
+        Some("completions") => completions_cmd(&args[1..]),
+        Some("man") => man_cmd(&args[1..]),
         _ => main_cmd(&args),
     };
     match result {
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
                 let _ = clap_err.print();
                 return ExitCode::from(if clap_err.use_stderr() { 1 } else { 0 });
             }
+            let code = if err.downcast_ref::<provision::vault::command::OptionsError>().is_some() { 5 } else { 1 };
             let mut text = format!("error: {}", err);
             for cause in err.chain().skip(1) {
                 text.push_str(&format!("\n  caused by: {cause}"));
@@ -38,24 +44,28 @@ fn main() -> ExitCode {
                 text = text.replacen("error:", &console::style("error:").red().bold().to_string(), 1);
             }
             eprintln!("{text}");
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
     }
 }
 
-/// Inventory sources: `-i`, else `ANSIBLE_INVENTORY` (comma-separated paths), else none.
-fn inventory_sources(given: &[String]) -> Vec<String> {
+/// The configuration in effect; its warnings are printed once.
+fn load_config() -> Result<Config> {
+    let cfg = Config::load()?;
+    for w in &cfg.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
+    Ok(cfg)
+}
+
+/// Inventory sources: `-i`, else `inventory` from `ANSIBLE_INVENTORY` or the configuration
+/// file (comma-separated paths, or a host list), else `/etc/ansible/hosts` if it exists.
+fn inventory_sources(given: &[String], cfg: &Config) -> Vec<String> {
     if !given.is_empty() {
         return given.to_vec();
     }
-    match std::env::var("ANSIBLE_INVENTORY") {
-        Ok(v) if !v.trim().is_empty() => {
-            if v.split(',').all(|p| Path::new(p.trim()).exists()) {
-                v.split(',').map(|p| p.trim().to_string()).collect()
-            } else {
-                vec![v]
-            }
-        }
+    match cfg.paths("inventory") {
+        Some(v) if !v.is_empty() => v,
         _ => {
             let etc = Path::new("/etc/ansible/hosts");
             if etc.exists() {
@@ -67,8 +77,8 @@ fn inventory_sources(given: &[String]) -> Vec<String> {
     }
 }
 
-fn load_inventory(given: &[String]) -> Result<Inventory> {
-    Ok(Inventory::load(&inventory_sources(given))?)
+fn load_inventory(given: &[String], cfg: &Config) -> Result<Inventory> {
+    Ok(Inventory::load(&inventory_sources(given, cfg))?)
 }
 
 /// `-e`: `k=v ...`, a JSON/YAML mapping, or `@file`; later ones win.
@@ -115,20 +125,44 @@ fn prompt_secret(what: &str, flag: &str, file_flag: &str) -> Result<String> {
         })
 }
 
-fn conn_options(c: &provision::cli::Common) -> Result<ConnOptions> {
-    let password = match (&c.connection_password_file, c.ask_pass) {
+/// Install the vault secrets the command line names, before anything is loaded: vars
+/// files, inventories and `-e @file` may be encrypted. `--ask-vault-pass` asks once.
+fn setup_vault(v: &provision::cli::VaultSecretArgs, configured: Option<&Path>) -> Result<()> {
+    provision_modules::util::set_vault_decryptor(|bytes| {
+        provision::vault::decrypt(&String::from_utf8_lossy(bytes)).map_err(|e| e.to_string())
+    });
+    let sources = provision::vault::command::sources(v, configured);
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let secrets = sources
+        .load(&|p| provision::vault::tty_prompt(p), false)
+        .map_err(|e| Diagnostic::new(e.to_string()).with_help("give the vault password with --vault-password-file FILE or --vault-id [LABEL@]FILE"))?;
+    provision::vault::set_secrets(secrets);
+    Ok(())
+}
+
+fn conn_options(c: &provision::cli::Common, cfg: &Config) -> Result<ConnOptions> {
+    let ask_pass = c.ask_pass || cfg.bool("ask_pass") == Some(true);
+    let ask_become_pass = c.ask_become_pass || cfg.bool("become_ask_pass") == Some(true);
+    let become_method = c.become_method.clone().or_else(|| cfg.str("become_method"));
+    let password = match (&c.connection_password_file, ask_pass) {
         (Some(f), _) => Some(read_secret_file(f)?),
         (None, true) => Some(prompt_secret("SSH password", "-k", "--connection-password-file")?),
         _ => None,
     };
-    let become_password = match (&c.become_password_file, c.ask_become_pass) {
+    let become_password = match (&c.become_password_file, ask_become_pass) {
         (Some(f), _) => Some(read_secret_file(f)?),
         (None, true) => Some(prompt_secret("BECOME password", "-K", "--become-password-file")?),
         _ => std::env::var("PROVISION_BECOME_PASSWORD").ok(),
     };
-    if let Some(m) = &c.become_method {
+    if let Some(m) = &become_method {
         if provision::connection::BecomeMethod::parse(m).is_none() {
-            return Err(Diagnostic::new(format!("unsupported become method `{m}`")).with_help("provision supports `sudo` and `su`").into());
+            let from = match (&c.become_method, cfg.get("become_method")) {
+                (None, Some(s)) => format!(" (become_method from {})", s.origin),
+                _ => String::new(),
+            };
+            return Err(Diagnostic::new(format!("unsupported become method `{m}`{from}")).with_help("provision supports `sudo` and `su`").into());
         }
     }
     if let Some(conn) = &c.connection {
@@ -136,20 +170,61 @@ fn conn_options(c: &provision::cli::Common) -> Result<ConnOptions> {
             return Err(Diagnostic::new(format!("unknown connection type `{conn}`")).with_help("use `ssh` or `local`").into());
         }
     }
+    // The command line wins over the configuration (which holds the environment's ANSIBLE_*).
     Ok(ConnOptions {
-        user: c.user.clone(),
-        private_key: c.private_key.clone(),
+        user: c.user.clone().or_else(|| cfg.str("remote_user")),
+        private_key: c.private_key.clone().or_else(|| cfg.str("private_key_file").map(Into::into)),
         connection: c.connection.clone(),
         password,
-        become_: c.become_ || c.become_user.is_some() && c.become_,
-        become_method: c.become_method.clone(),
-        become_user: c.become_user.clone(),
+        become_: c.become_ || cfg.bool("become") == Some(true),
+        become_method,
+        become_user: c.become_user.clone().or_else(|| cfg.str("become_user")),
         become_password,
-        timeout: c.timeout,
+        timeout: c.timeout.or_else(|| cfg.int("timeout")),
         command_timeout: c.task_timeout,
-        ssh_common_args: c.ssh_common_args.clone(),
+        ssh_common_args: c.ssh_common_args.clone().or_else(|| cfg.str("ssh_common_args")),
+        host_key_checking: cfg.bool("host_key_checking"),
         lock: None,
     })
+}
+
+/// `-f`, else `forks` from the configuration, else 50.
+fn forks(c: &provision::cli::Common, cfg: &Config) -> usize {
+    c.forks.or_else(|| cfg.int("forks").map(|n| n as usize)).unwrap_or(50)
+}
+
+/// `stdout_callback`: what the output can do for this kind of run; a warning otherwise.
+fn stdout_callback(cfg: &Config, adhoc: bool) -> String {
+    let name = cfg.str("stdout_callback").unwrap_or_else(|| "default".into());
+    let short = name.rsplit('.').next().unwrap_or(&name).to_string();
+    let supported: &[&str] = if adhoc { &["default", "minimal", "oneline"] } else { &["default"] };
+    if !supported.contains(&short.as_str()) {
+        let known = ["default", "minimal", "oneline", "json"].contains(&short.as_str());
+        let origin = cfg.get("stdout_callback").map(|s| s.origin.to_string()).unwrap_or_default();
+        if known {
+            eprintln!("[WARNING]: stdout_callback `{name}` ({origin}) is not supported for {} yet; using the default output", if adhoc { "ad-hoc runs" } else { "playbooks" });
+        } else {
+            eprintln!("[WARNING]: unknown stdout_callback `{name}` ({origin}); using the default output (provision knows default, minimal, oneline)");
+        }
+        return "default".into();
+    }
+    short
+}
+
+/// `log_path`: one line per run (when, who, what ran, the exit status). The command line
+/// itself is not logged: it may hold secrets (`-e password=...`).
+fn write_log(path: &str, what: &str, result: &Result<i32>) {
+    use std::io::Write as _;
+    let status = match result {
+        Ok(code) => format!("exit {code}"),
+        Err(e) => format!("error: {}", e.to_string().lines().next().unwrap_or_default()),
+    };
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let user = std::env::var("USER").unwrap_or_default();
+    let line = format!("{secs} p={} u={user} | {what} | {status}\n", std::process::id());
+    if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(line.as_bytes())) {
+        eprintln!("[WARNING]: log file at {path} is not writeable: {e}");
+    }
 }
 
 fn is_playbook(t: &str) -> bool {
@@ -158,9 +233,28 @@ fn is_playbook(t: &str) -> bool {
 
 fn main_cmd(argv: &[String]) -> Result<i32> {
     let cli = Cli::try_parse_from(argv)?;
-    if cli.module.is_none() && cli.args.is_none() && cli.targets.iter().all(|t| is_playbook(t)) {
-        return playbook_cmd(&cli);
+    let cfg = load_config()?;
+    let playbooks = cli.module.is_none() && cli.args.is_none() && cli.targets.iter().all(|t| is_playbook(t));
+    let result = (|| {
+        setup_vault(&cli.common.vault, cfg.str("vault_password_file").as_deref().map(Path::new))?;
+        if playbooks {
+            playbook_cmd(&cli, &cfg)
+        } else {
+            adhoc_cmd(&cli, &cfg)
+        }
+    })();
+    if let Some(log) = cfg.str("log_path") {
+        let what = if playbooks {
+            format!("playbook {}", cli.targets.join(" "))
+        } else {
+            format!("ad-hoc {} -m {}", cli.targets.join(" "), cli.module.as_deref().unwrap_or("command"))
+        };
+        write_log(&log, &what, &result);
     }
+    result
+}
+
+fn adhoc_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
     if cli.targets.len() > 1 {
         bail!(Diagnostic::new(format!("ad-hoc runs take one host pattern, got {}: {}", cli.targets.len(), cli.targets.join(" ")))
             .with_help("join patterns with `:` (`web:db`), or quote a pattern with spaces"));
@@ -207,7 +301,7 @@ fn main_cmd(argv: &[String]) -> Result<i32> {
         }
         d
     })?;
-    let inventory = load_inventory(&cli.common.inventory)?;
+    let inventory = load_inventory(&cli.common.inventory, cfg)?;
     let hosts = inventory.select_limited(pattern, cli.common.limit.as_deref())?;
     if cli.list_hosts {
         println!("  hosts ({}):", hosts.len());
@@ -216,19 +310,19 @@ fn main_cmd(argv: &[String]) -> Result<i32> {
         }
         return Ok(0);
     }
-    let out = Human::new(cli.one_line);
+    let out = Human::new(cli.one_line || stdout_callback(cfg, true) == "oneline");
     if hosts.is_empty() {
         out.emit(&provision::output::Event::Warning("No hosts matched, nothing to do"));
         return Ok(0);
     }
     let extra = extra_vars(&cli.common.extra_vars)?;
-    let conn = conn_options(&cli.common)?;
+    let conn = conn_options(&cli.common, cfg)?;
     let run = Adhoc {
         hosts,
         module_name: module_name.clone(),
         module,
         args,
-        forks: cli.common.forks,
+        forks: forks(&cli.common, cfg),
         check: cli.common.check,
         diff: cli.common.diff,
         extra_vars: &extra,
@@ -240,9 +334,14 @@ fn main_cmd(argv: &[String]) -> Result<i32> {
 }
 
 /// Playbooks: load and validate everything first, then run (or list).
-fn playbook_cmd(cli: &Cli) -> Result<i32> {
-    let inventory = load_inventory(&cli.common.inventory)?;
+fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
+    let inventory = load_inventory(&cli.common.inventory, cfg)?;
     let mut loader = provision::playbook::Loader::new(&provision::run::CATALOG);
+    if let Some(paths) = cfg.paths("roles_path") {
+        let mut roles: Vec<std::path::PathBuf> = paths.into_iter().map(Into::into).collect();
+        roles.extend(std::mem::take(&mut loader.roles_path));
+        loader.roles_path = roles;
+    }
     let mut books = Vec::new();
     for file in &cli.targets {
         let path = Path::new(file);
@@ -316,14 +415,15 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
         return Ok(0);
     }
     let extra = extra_vars(&cli.common.extra_vars)?;
-    let mut conn = conn_options(&cli.common)?;
+    let mut conn = conn_options(&cli.common, cfg)?;
+    stdout_callback(cfg, false);
     if !cli.no_lock {
         conn.lock = Some(provision::connection::lock::LockSpec::new(std::time::Duration::from_secs(cli.lock_wait), cli.break_lock));
     }
     let opts = provision::run::play::Options {
         check: cli.common.check,
         diff: cli.common.diff,
-        forks: cli.common.forks,
+        forks: forks(&cli.common, cfg),
         verbosity: cli.common.verbose,
         tags: split(&cli.tags),
         skip_tags: split(&cli.skip_tags),
@@ -348,7 +448,9 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
 
 fn inventory_cmd(argv: &[String]) -> Result<i32> {
     let cli = InventoryCli::try_parse_from(argv)?;
-    let inventory = load_inventory(&cli.inventory)?;
+    let cfg = load_config()?;
+    setup_vault(&cli.vault, cfg.str("vault_password_file").as_deref().map(Path::new))?;
+    let inventory = load_inventory(&cli.inventory, &cfg)?;
     if let Some(host) = &cli.host {
         let Some(v) = inventory.host_json(host) else {
             let names = inventory.select("all").unwrap_or_default();
@@ -401,5 +503,84 @@ fn doc_cmd(argv: &[String]) -> Result<i32> {
         bail!(d);
     };
     print!("{}", provision::output::doc_text(m.doc()));
+    Ok(0)
+}
+
+fn vault_cmd(argv: &[String]) -> Result<i32> {
+    let cfg = load_config()?;
+    let configured = cfg.str("vault_password_file");
+    provision::vault::command::run(argv, configured.as_deref().map(Path::new))
+}
+
+fn config_cmd(argv: &[String]) -> Result<i32> {
+    let cli = ConfigCli::try_parse_from(argv)?;
+    let cfg = load_config()?;
+    match cli.action {
+        ConfigAction::Dump { only_changed } => {
+            match &cfg.file {
+                Some(f) => println!("# configuration file: {}", f.display()),
+                None => println!("# no configuration file found; settings from the environment and defaults"),
+            }
+            print!("{}", cfg.dump(only_changed));
+        }
+        ConfigAction::View => match &cfg.file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).with_context(|| format!("cannot read `{}`", f.display()))?;
+                println!("# {}", f.display());
+                print!("{text}");
+                if !text.ends_with('\n') {
+                    println!();
+                }
+            }
+            None => bail!(Diagnostic::new("no configuration file found").with_help(
+                "provision looks at $PROVISION_CONFIG, $ANSIBLE_CONFIG, ./provision.toml, ./ansible.cfg, ~/.config/provision/provision.toml, ~/.ansible.cfg, /etc/ansible/ansible.cfg"
+            )),
+        },
+        ConfigAction::List => {
+            for k in provision::config::KEYS {
+                println!("{}:\n  description: {}\n  default: {}\n  ansible.cfg: {}\n  env: {}", k.name, k.help, k.default.unwrap_or("None"),
+                    k.sections.iter().map(|s| format!("[{s}] {}", k.name)).collect::<Vec<_>>().join(", "), k.env.join(", "));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// The whole command line as one clap command, for completions and the man page.
+fn full_command() -> clap::Command {
+    use clap::CommandFactory;
+    let sub = |c: clap::Command, name: &'static str| c.name(name).bin_name(format!("provision {name}"));
+    Cli::command()
+        .args_conflicts_with_subcommands(true)
+        .subcommand_negates_reqs(true)
+        .subcommand(sub(InventoryCli::command(), "inventory"))
+        .subcommand(sub(DocCli::command(), "doc"))
+        .subcommand(sub(provision::cli::VaultCli::command(), "vault"))
+        .subcommand(sub(ConfigCli::command(), "config"))
+        .subcommand(clap::Command::new("completions").about("Print shell completions (bash, zsh, fish)").arg(clap::Arg::new("shell").value_parser(["bash", "zsh", "fish"]).required(true)))
+        .subcommand(clap::Command::new("man").about("Print the man page (roff) to stdout"))
+}
+
+fn completions_cmd(argv: &[String]) -> Result<i32> {
+    let cmd = clap::Command::new("provision completions")
+        .about("Print shell completions for provision")
+        .arg(clap::Arg::new("shell").value_name("SHELL").value_parser(["bash", "zsh", "fish"]).required(true));
+    let m = cmd.try_get_matches_from(argv)?;
+    let shell = match m.get_one::<String>("shell").map(String::as_str) {
+        Some("zsh") => clap_complete::Shell::Zsh,
+        Some("fish") => clap_complete::Shell::Fish,
+        _ => clap_complete::Shell::Bash,
+    };
+    let mut full = full_command();
+    clap_complete::generate(shell, &mut full, "provision", &mut std::io::stdout());
+    Ok(0)
+}
+
+fn man_cmd(argv: &[String]) -> Result<i32> {
+    clap::Command::new("provision man").about("Print the man page (roff) to stdout").try_get_matches_from(argv)?;
+    let cmd = full_command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut out)?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
     Ok(0)
 }

@@ -283,8 +283,43 @@ fn diagnostic(err: &serde_saphyr::Error, file: &Path, text: &str) -> Diagnostic 
     }
 }
 
-/// Parse one YAML document. An empty document is `null`.
+/// A vault-encrypted document, decrypted with the installed secrets (see [`crate::vault`]);
+/// other text as it is.
+fn unvault<'a>(text: &'a str, file: &Path) -> Result<std::borrow::Cow<'a, str>, Diagnostic> {
+    if !crate::vault::is_encrypted(text.trim_start().as_bytes()) {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
+    crate::vault::decrypt_file_text(text).map(std::borrow::Cow::Owned).map_err(|e| {
+        let d = Diagnostic::new(e.to_string()).at(file, 1, 1, Some(text));
+        match e.help() {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    })
+}
+
+/// Remember where each inline `!vault` value was written (the line of its key in a
+/// mapping), for errors when it is used.
+fn note_vault_locations(node: &SNode, line: usize, file: &Path) {
+    match &node.v {
+        SVal::Scalar(Value::Object(m)) => {
+            if let Some(Value::String(c)) = m.get("__ansible_vault") {
+                crate::vault::remember_location(c, file, line);
+            }
+        }
+        SVal::Scalar(_) => {}
+        SVal::Seq(items) => items.iter().for_each(|n| note_vault_locations(n, n.line, file)),
+        SVal::Map(entries) => entries.iter().for_each(|(k, v)| note_vault_locations(v, k.line, file)),
+    }
+}
+
+/// Parse one YAML document. An empty document is `null`. A vault-encrypted document is
+/// decrypted first.
 pub fn load(text: &str, file: &Path) -> Result<Value, Diagnostic> {
+    let text = &*unvault(text, file)?;
+    if text.contains("!vault") {
+        return Ok(load_spanned(text, file)?.to_json());
+    }
     if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---") {
         return Ok(Value::Null);
     }
@@ -294,11 +329,16 @@ pub fn load(text: &str, file: &Path) -> Result<Value, Diagnostic> {
 
 /// Parse one YAML document, keeping positions. An empty document is a `null` node.
 pub fn load_spanned(text: &str, file: &Path) -> Result<SNode, Diagnostic> {
+    let text = &*unvault(text, file)?;
     if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---") {
         return Ok(SNode { line: 1, column: 1, v: SVal::Scalar(Value::Null) });
     }
     let node: Node = serde_saphyr::from_str_with_options(text, options()).map_err(|e| diagnostic(&e, file, text))?;
-    Ok(node.into_spanned(text))
+    let node = node.into_spanned(text);
+    if text.contains("!vault") {
+        note_vault_locations(&node, node.line, file);
+    }
+    Ok(node)
 }
 
 /// Read and parse a YAML file.

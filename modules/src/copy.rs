@@ -43,7 +43,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("mode", ArgType::Raw, "Permissions of the file: octal, symbolic (`u=rw,g=r`), or `preserve` (the source's). Default: the replaced file's, or 0666 less the umask."),
     ArgSpec::new("owner", ArgType::Str, "User name or uid that should own the file."),
     ArgSpec::new("group", ArgType::Str, "Group name or gid that should own the file."),
-    ArgSpec::new("decrypt", ArgType::Bool, "Accepted for compatibility (vaulted files are not read here).").default("yes"),
+    ArgSpec::new("decrypt", ArgType::Bool, "Decrypt a vault-encrypted `src` file on the controller before sending it.").default("yes"),
     ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; writes are always atomic.").default("no"),
 ];
 
@@ -97,6 +97,8 @@ struct Opts {
     local_follow: bool,
     follow: bool,
     checksum: Option<String>,
+    /// `decrypt`: a vault-encrypted local `src` is sent decrypted.
+    decrypt: bool,
     /// `mode` may be `preserve` here.
     want: Attrs,
 }
@@ -152,6 +154,7 @@ impl Opts {
             local_follow: flag(args, "local_follow", true),
             follow: flag(args, "follow", false),
             checksum: text(args, "checksum").filter(|c| !c.is_empty()),
+            decrypt: flag(args, "decrypt", true),
             want,
         })
     }
@@ -233,7 +236,7 @@ impl Module for Copy {
         if meta.is_dir() {
             return tree::copy_local_tree(&o, ctx, &src).await;
         }
-        let bytes = match std::fs::read(&src) {
+        let bytes = match util::read_local(std::path::Path::new(&src), o.decrypt) {
             Ok(b) => b,
             Err(e) => return Ok(ModuleResult::failed(format!("could not read src={src}, {e}"))),
         };

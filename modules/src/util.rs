@@ -183,6 +183,30 @@ pub async fn write_atomic(remote: &dyn Remote, path: &str, content: &[u8], attrs
     Ok(String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("backup:").map(str::to_string)))
 }
 
+/// Decrypts a vault-encrypted controller file (`$ANSIBLE_VAULT;...`); set by the engine,
+/// which holds the vault secrets.
+pub type VaultDecryptor = fn(&[u8]) -> Result<Vec<u8>, String>;
+
+static VAULT_DECRYPTOR: std::sync::OnceLock<VaultDecryptor> = std::sync::OnceLock::new();
+
+/// Install the engine's vault decryption for controller files (`copy` with `decrypt: yes`).
+pub fn set_vault_decryptor(f: VaultDecryptor) {
+    let _ = VAULT_DECRYPTOR.set(f);
+}
+
+/// A controller file's bytes; a vault-encrypted one decrypted when `decrypt` (Ansible's
+/// `decrypt: yes` default for `copy`).
+pub fn read_local(path: &std::path::Path, decrypt: bool) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    if decrypt && bytes.starts_with(b"$ANSIBLE_VAULT;") {
+        return match VAULT_DECRYPTOR.get() {
+            Some(f) => f(&bytes).map_err(|e| format!("{}: {e}", path.display())),
+            None => Err(format!("{}: Attempting to decrypt but no vault secrets found", path.display())),
+        };
+    }
+    Ok(bytes)
+}
+
 /// SHA-1 of bytes as hex (the `checksum` Ansible reports).
 pub fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest;

@@ -50,6 +50,8 @@ pub struct ConnOptions {
     pub ssh_common_args: Option<String>,
     /// Take the run lock on each host (playbook runs).
     pub lock: Option<lock::LockSpec>,
+    /// `host_key_checking` from the configuration (or its environment variable).
+    pub host_key_checking: Option<bool>,
 }
 
 /// Everything needed to reach one host.
@@ -77,6 +79,10 @@ fn var<'a>(vars: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
 fn var_str(vars: &Map<String, Value>, names: &[&str]) -> Option<String> {
     var(vars, names).map(|v| match v {
         Value::String(s) => s.clone(),
+        // An inline `!vault` value (checked to decrypt by `Target::resolve`).
+        Value::Object(m) if m.len() == 1 && m.get("__ansible_vault").is_some_and(Value::is_string) => {
+            crate::vault::decrypt_inline(m["__ansible_vault"].as_str().unwrap_or_default()).unwrap_or_default()
+        }
         other => other.to_string(),
     })
 }
@@ -104,6 +110,13 @@ fn default_policy() -> StrictHostKeyChecking {
 impl Target {
     /// Work out how to reach `name` from its variables, the command line and ssh config.
     pub fn resolve(name: &str, vars: &Map<String, Value>, opts: &ConnOptions, ssh: &SshConfig) -> Result<Target, Diagnostic> {
+        for (key, v) in vars {
+            if let Some(Value::String(c)) = v.as_object().filter(|m| m.len() == 1).and_then(|m| m.get("__ansible_vault")) {
+                if key.starts_with("ansible_") || key.starts_with("provision_") {
+                    crate::vault::decrypt_inline(c).map_err(|e| Diagnostic::new(format!("host `{name}`: `{key}`: {e}")))?;
+                }
+            }
+        }
         let conn = var_str(vars, &["ansible_connection", "provision_connection"])
             .or_else(|| opts.connection.clone())
             .unwrap_or_else(|| "ssh".into());
@@ -150,7 +163,11 @@ impl Target {
         if known_hosts.is_empty() {
             known_hosts = known_hosts::default_paths();
         }
-        let strict = base.strict_host_key_checking.unwrap_or_else(default_policy);
+        let strict = base.strict_host_key_checking.unwrap_or_else(|| match opts.host_key_checking {
+            Some(false) => StrictHostKeyChecking::No,
+            Some(true) => StrictHostKeyChecking::Yes,
+            None => default_policy(),
+        });
         let connect_timeout = Duration::from_secs(
             var(vars, &["ansible_timeout", "ansible_ssh_timeout"])
                 .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
@@ -198,7 +215,7 @@ impl Target {
                 if let Some(u) = juser.or_else(|| jcfg.user.clone()) {
                     jvars.insert("ansible_user".into(), Value::String(u));
                 }
-                let jopts = ConnOptions { private_key: opts.private_key.clone(), timeout: opts.timeout, ..Default::default() };
+                let jopts = ConnOptions { private_key: opts.private_key.clone(), timeout: opts.timeout, host_key_checking: opts.host_key_checking, ..Default::default() };
                 let mut jump = Target::resolve(&jhost, &jvars, &jopts, &SshConfig::parse(""))?;
                 jump.identity_files.extend(jcfg.identity_files);
                 jump.become_ = None;

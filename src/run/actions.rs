@@ -38,6 +38,8 @@ pub fn debug(templar: &Templar, args: &Map<String, Value>, vars: &Map<String, Va
         let name = text(var);
         let value = match templar.eval(&name, vars, search) {
             Ok(v) => v,
+            // A vaulted value that cannot be decrypted is an error, not an undefined variable.
+            Err(e) if crate::vault::is_vault_error(&e.message) => return (Status::Failed, ModuleResult::failed(e.to_string()).0, vec![]),
             Err(_) => Value::String("VARIABLE IS NOT DEFINED!".into()),
         };
         r.insert(name, value);

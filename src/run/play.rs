@@ -1424,6 +1424,11 @@ impl<'a> Engine<'a> {
         if action == "template" {
             let Some(src) = args.remove("src").map(|v| text(&v)) else { return failed("missing required argument `src` for module `template`".into()) };
             let body = match std::fs::read_to_string(&src) {
+                // A vault-encrypted template is decrypted first, as Ansible's loader does.
+                Ok(b) if crate::vault::is_encrypted(b.as_bytes()) => match crate::vault::decrypt_file_text(&b) {
+                    Ok(plain) => plain,
+                    Err(e) => return failed(format!("Could not read template '{src}': {e}")),
+                },
                 Ok(b) => b,
                 Err(e) => return failed(format!("Could not read template '{src}': {e}")),
             };

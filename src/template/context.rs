@@ -154,6 +154,10 @@ impl Object for Lazy {
 pub(crate) fn plain_value(json: &Json) -> Value {
     match json {
         Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
+        Json::Object(m) if super::vault_text(m).is_some() => match crate::vault::decrypt_inline(super::vault_text(m).unwrap_or_default()) {
+            Ok(text) => Value::from(text),
+            Err(message) => Value::from(Error::new(minijinja::ErrorKind::InvalidOperation, message)),
+        },
         _ => Value::from(Serde(json)),
     }
 }

@@ -116,6 +116,19 @@ fn run_plugin(call: &Call<'_>, name: &str, terms: &[Value], kwargs: &Kwargs) -> 
             out
         }
         "fileglob" => fileglob(call, terms),
+        "unvault" => {
+            let mut out = Vec::new();
+            for t in terms {
+                let name = py_str(t);
+                let path = find_file(call, "files", &name).filter(|p| p.is_file()).ok_or_else(|| fail(format!("Unable to find '{name}' in expected paths")))?;
+                let mut bytes = std::fs::read(&path).map_err(|e| fail(format!("could not read {}: {e}", path.display())))?;
+                if crate::vault::is_encrypted(&bytes) {
+                    bytes = crate::vault::decrypt(&String::from_utf8_lossy(&bytes)).map_err(|e| fail(format!("{e} ({})", path.display())))?;
+                }
+                out.push(Value::from(String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            out
+        }
         "first_found" => first_found(call, terms, kwargs)?,
         "vars" => {
             let default = kwargs.get::<Option<Value>>("default")?;
@@ -291,7 +304,11 @@ fn file(call: &Call<'_>, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>,
     for t in terms {
         let name = py_str(t);
         let path = find_file(call, "files", &name).filter(|p| p.is_file()).ok_or_else(|| fail(format!("could not locate file in lookup: {name}")))?;
-        let bytes = std::fs::read(&path).map_err(|e| fail(format!("could not read {}: {e}", path.display())))?;
+        let mut bytes = std::fs::read(&path).map_err(|e| fail(format!("could not read {}: {e}", path.display())))?;
+        // A vaulted file reads decrypted, as Ansible's loader gives it.
+        if crate::vault::is_encrypted(&bytes) {
+            bytes = crate::vault::decrypt(&String::from_utf8_lossy(&bytes)).map_err(|e| fail(format!("{e} ({})", path.display())))?;
+        }
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
         if rstrip {
             text.truncate(text.trim_end().len());

@@ -25,7 +25,9 @@
 //!   'bar'`), while `a.b.c | default(x)`, `a.b is defined` and `a.b | mandatory` work on
 //!   chains.
 //! - **Unsafe strings**: `{"__ansible_unsafe": "text"}` renders as `text` and is never
-//!   templated. `{"__ansible_vault": ...}` is passed through as a dict (`is vault_encrypted`).
+//!   templated. `{"__ansible_vault": ...}` (an inline `!vault` value) is decrypted when it is
+//!   used, with the secrets [`crate::vault`] holds, and never templated; so `is vault_encrypted`
+//!   is true only on a value that was not looked up through a variable.
 //! - **Backslashes**: inside `{{ }}` of inline templates, backslashes in string literals are
 //!   literal (Ansible's `escape_backslashes`), so `regex_replace('(a)', '\1')` written in YAML
 //!   works; conditionals and template files use Jinja's escapes.
@@ -73,7 +75,7 @@
 //! - `hostvars` gets no special treatment: strings in another host's vars are rendered with
 //!   the current host's variables.
 //! - `errors='warn'` in lookups ignores silently (there is no printer here).
-//! - Lookups `url`, `csvfile`, `ini`, `unvault`, `config`, `inventory_hostnames`; filters
+//! - Lookups `url`, `csvfile`, `ini`, `config`, `inventory_hostnames`; filters
 //!   `json_query`, `vault`/`unvault`, `to_datetime`, the rest of `ansible.utils`.
 
 mod collections;
@@ -123,6 +125,7 @@ const MAX_LAZY_DEPTH: usize = 64;
 
 /// The key under which a value marked `!unsafe` is stored.
 const UNSAFE_KEY: &str = "__ansible_unsafe";
+const VAULT_KEY: &str = "__ansible_vault";
 
 /// A template that failed: what went wrong, in which expression, and which variable was
 /// undefined when that was the cause.
@@ -266,8 +269,17 @@ fn needs_render(v: &Json) -> bool {
     match v {
         Json::String(s) => has_template(s),
         Json::Array(items) => items.iter().any(needs_render),
-        Json::Object(m) => unsafe_text(m).is_some() || m.iter().any(|(k, v)| has_template(k) || needs_render(v)),
+        Json::Object(m) => unsafe_text(m).is_some() || vault_text(m).is_some() || m.iter().any(|(k, v)| has_template(k) || needs_render(v)),
         _ => false,
+    }
+}
+
+/// The ciphertext of an inline `!vault` value, `{"__ansible_vault": "$ANSIBLE_VAULT;..."}`.
+pub(crate) fn vault_text(m: &serde_json::Map<String, Json>) -> Option<&str> {
+    if m.len() == 1 {
+        m.get(VAULT_KEY).and_then(Json::as_str)
+    } else {
+        None
     }
 }
 
@@ -409,6 +421,15 @@ impl<'a> Call<'a> {
                 value
             }
             Json::Object(m) if unsafe_text(m).is_some() => Value::from(unsafe_text(m).unwrap_or_default()),
+            // Decrypted when used, as Ansible does; the plaintext is never templated.
+            Json::Object(m) if vault_text(m).is_some() => match crate::vault::decrypt_inline(vault_text(m).unwrap_or_default()) {
+                Ok(text) => Value::from(text),
+                Err(message) => {
+                    let e = TemplateError::new(message, path);
+                    self.nested.borrow_mut().push(e.clone());
+                    Value::from(Error::new(ErrorKind::InvalidOperation, e.message))
+                }
+            },
             Json::Array(a) => Value::from_object(Lazy::new(self.id, pointer, path, Some(a.len()))),
             Json::Object(_) => Value::from_object(Lazy::new(self.id, pointer, path, None)),
             _ => plain_value(json),
@@ -549,6 +570,9 @@ impl<'a> Call<'a> {
             Json::Object(m) => {
                 if let Some(text) = unsafe_text(m) {
                     return Ok(Json::String(text.to_string()));
+                }
+                if let Some(cipher) = vault_text(m) {
+                    return crate::vault::decrypt_inline(cipher).map(Json::String).map_err(|message| TemplateError::new(message, "!vault"));
                 }
                 let mut out = serde_json::Map::new();
                 for (k, v) in m {

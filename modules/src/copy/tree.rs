@@ -65,6 +65,13 @@ fn sha1_file(path: &Path) -> std::io::Result<String> {
     use sha1::Digest;
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
+    let mut head = [0u8; 15];
+    if f.read_exact(&mut head).is_ok() && &head == b"$ANSIBLE_VAULT;" {
+        // A vaulted file is sent decrypted: compare what is sent.
+        let plain = util::read_local(path, true).map_err(std::io::Error::other)?;
+        return Ok(util::sha1_hex(&plain));
+    }
+    let mut f = std::fs::File::open(path)?;
     let mut hasher = sha1::Sha1::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -576,7 +583,7 @@ async fn run_tree(remote: &dyn crate::Remote, dest_dir: &str, plan: &TreePlan, s
         let mut contents: Vec<(String, Vec<u8>)> = Vec::with_capacity(plan.writes.len() + 1);
         for w in &plan.writes {
             if let From::Local(path) = &w.from {
-                let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let bytes = util::read_local(path, true).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 contents.push((w.stage.clone(), bytes));
             }
         }
@@ -601,7 +608,7 @@ fn tree_diff(writes: &[Write]) -> Vec<Value> {
             if w.replaces {
                 d.insert("before_header".into(), Value::String(format!("{} (replaced; old content not fetched)", w.target)));
             }
-            let local = if let From::Local(l) = &w.from { std::fs::read(l).ok() } else { None };
+            let local = if let From::Local(l) = &w.from { util::read_local(l, true).ok() } else { None };
             match local {
                 Some(b) if b.len() as u64 > MAX_DIFF_SIZE => {
                     d.insert("src_larger".into(), Value::from(MAX_DIFF_SIZE));

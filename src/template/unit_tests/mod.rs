@@ -276,10 +276,23 @@ fn unsafe_strings_are_never_templated() {
     assert_eq!(render(&t, "{{ u | length }}", &v).unwrap(), json!(10));
     let value = json!({"a": {"__ansible_unsafe": "{{ x }}"}, "b": ["{{ 1 + 1 }}"]});
     assert_eq!(t.render_value(&value, &v, &[]).unwrap(), json!({"a": "{{ x }}", "b": [2]}));
-    // A vault value is passed through as it is.
-    let vault = vars(json!({"secret": {"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n3030"}}));
-    assert_eq!(render(&t, "{{ secret }}", &vault).unwrap(), json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n3030"}));
-    assert_eq!(render(&t, "{{ secret is vault_encrypted }}", &vault).unwrap(), json!(true));
+}
+
+#[test]
+fn vault_values_decrypt_when_used() {
+    let t = templar();
+    // The only test that installs process-wide vault secrets.
+    crate::vault::set_secrets(vec![crate::vault::Secret::new("default", "pw")]);
+    let ok = crate::vault::encrypt(b"hunter2", b"pw", None, None).unwrap();
+    let other = crate::vault::encrypt(b"x", b"another", None, None).unwrap();
+    let v = vars(json!({"secret": {"__ansible_vault": ok}, "nested": {"k": [{"__ansible_vault": ok}]}, "bad": {"__ansible_vault": other}}));
+    assert_eq!(render(&t, "{{ secret }}", &v).unwrap(), json!("hunter2"));
+    assert_eq!(render(&t, "{{ secret | upper }}-{{ nested.k[0] }}", &v).unwrap(), json!("HUNTER2-hunter2"));
+    assert_eq!(render(&t, "{{ secret is vault_encrypted }}", &v).unwrap(), json!(true));
+    assert_eq!(render(&t, "{{ 'plain' is vault_encrypted }}", &v).unwrap(), json!(false));
+    assert_eq!(t.render_value(&json!({"a": {"__ansible_vault": ok}}), &v, &[]).unwrap(), json!({"a": "hunter2"}));
+    let e = render(&t, "{{ bad }}", &v).unwrap_err();
+    assert!(e.message.contains("Decryption failed (no vault secrets were found that could decrypt)"), "{e}");
 }
 
 #[test]
