@@ -4,7 +4,10 @@
 //!
 //! Colours follow the terminal: none when stdout is not a tty, or when `NO_COLOR` is set.
 
+pub mod events;
+pub mod junit;
 pub mod playbook;
+pub mod summary;
 
 use std::io::Write;
 

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod loops;
 pub mod play;
+pub mod shard;
 
 use std::time::Duration;
 
