@@ -410,6 +410,9 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
         result
     });
     // Reports are written also when the run stopped on an error.
+    if let Err(e) = &outcome {
+        events.emit(&Event::RunError { message: &e.to_string() });
+    }
     let closed = events.close();
     let code = outcome?;
     closed.context("cannot write a report")?;
@@ -449,6 +452,9 @@ fn report_cmd(argv: &[String]) -> Result<i32> {
                             t.ignored += add.ignored;
                         }
                     }
+                }
+                Some("error") => {
+                    eprintln!("[WARNING]: {}: the run stopped on an error: {}", file.display(), v.get("message").and_then(Value::as_str).unwrap_or(""));
                 }
                 Some(_) => junit_report.feed(&v),
                 None => bail!(Diagnostic::new(format!("{}:{}: a report line without `event`", file.display(), i + 1))),

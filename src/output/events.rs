@@ -55,6 +55,9 @@ pub enum Event<'a> {
     Included { play: &'a str, target: &'a str, role: bool, hosts: &'a [String], item: Option<&'a str> },
     /// `max_fail_percentage` was crossed: the play stops.
     NoMoreHosts { play: &'a str },
+    /// The run stopped on an error (a bad variable in a play, an include that cannot be
+    /// loaded...): no recap follows.
+    RunError { message: &'a str },
     /// The end of the run: the counters per host, and how long things took.
     Recap { stats: &'a IndexMap<String, HostStats>, times: &'a Times },
 }
@@ -286,6 +289,7 @@ impl Event<'_> {
                 vec![json!({"event": "included", "play": play, "target": target, "role": role, "hosts": hosts, "item": item})]
             }
             Event::NoMoreHosts { play } => vec![json!({"event": "no_more_hosts", "play": play})],
+            Event::RunError { message } => vec![json!({"event": "error", "message": message})],
             Event::Recap { stats, times } => {
                 let mut hosts = Map::new();
                 for (h, s) in stats.iter() {

@@ -188,7 +188,8 @@ impl Printer {
 impl Sink for Printer {
     fn event(&mut self, event: &Event<'_>) {
         match event {
-            Event::RunStart { .. } => {}
+            // Errors are printed by `main`, on stderr.
+            Event::RunStart { .. } | Event::RunError { .. } => {}
             Event::PlayStart { name, hosts, .. } => {
                 self.play(name);
                 if hosts.is_empty() {

@@ -75,7 +75,7 @@ impl Summary {
     pub fn markdown(&self, hosts: &[String]) -> String {
         let title = if self.check { "Changes that would be made" } else { "Changes made" };
         let mut s = format!("# {title}\n\n");
-        let changed: usize = hosts.iter().filter(|h| self.hosts.get(*h).is_some_and(|e| !e.is_empty())).count();
+        let changed: usize = hosts.iter().filter(|h| self.hosts.get(*h).is_some_and(|e| e.iter().any(|x| x.failed.is_none()))).count();
         s.push_str(&format!("{changed} of {} host{} {}.\n", hosts.len(), if hosts.len() == 1 { "" } else { "s" }, if self.check { "would change" } else { "changed" }));
         for h in hosts {
             s.push_str(&format!("\n## {h}\n\n"));
