@@ -521,6 +521,21 @@ fn no_colour_when_stdout_is_not_a_terminal() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("changed: [h1]"), "{text}");
     assert!(!text.contains('\x1b'), "escape codes on a pipe: {text:?}");
+    // On a terminal (a pseudo-terminal from util-linux `script`): colours, unless NO_COLOR.
+    if Path::new("/usr/bin/script").exists() {
+        let line = format!("{} {} -i {}", env!("CARGO_BIN_EXE_provision"), pb.display(), f.inventory.display());
+        let on_tty = |no_color: bool| {
+            let mut cmd = std::process::Command::new("/usr/bin/script");
+            cmd.args(["-qec", &line, "/dev/null"]).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env("TERM", "xterm");
+            if no_color {
+                cmd.env("NO_COLOR", "1");
+            }
+            String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+        };
+        assert!(on_tty(false).contains('\x1b'), "no colours on a terminal");
+        let plain = on_tty(true);
+        assert!(plain.contains("changed: [h1]") && !plain.contains('\x1b'), "NO_COLOR ignored: {plain:?}");
+    }
 }
 
 #[test]
@@ -528,4 +543,54 @@ fn report_flags_are_for_playbooks() {
     let run = provision(["h1", "-i", "h1,", "-m", "ping", "--output", "json"]);
     run.expect_code(1);
     assert!(run.stderr().contains("apply to playbook runs"), "{}", run.stderr());
+}
+
+/// The conformance playbooks (handlers, retries, includes, loops, serial batches with
+/// max_fail_percentage) give valid JSON reports, with the same counters as the human
+/// PLAY RECAP of the same run.
+#[test]
+fn conformance_playbooks_report_valid_json_with_the_human_recap() {
+    let f = fleet();
+    let dir = root().join("tests/playbooks/conformance");
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut handler_seen = false;
+    for (pb, extra) in [
+        ("handlers.yml", vec![]),
+        ("control.yml", vec![]),
+        ("roles.yml", vec!["--skip-tags", "skipme"]),
+        ("loops.yml", vec![]),
+        ("blocks.yml", vec![]),
+        ("serial.yml", vec![]),
+    ] {
+        let mut args = vec![
+            dir.join(pb).display().to_string(),
+            "-i".into(),
+            f.inventory.display().to_string(),
+            "-i".into(),
+            dir.join("inventory/conf.ini").display().to_string(),
+            "--limit".into(),
+            "h1:h2:h3:h4:h5".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let human = provision_in(&dir, &args, &[]);
+        args.extend(["--output".to_string(), "json".into()]);
+        let json = provision_in(&dir, &args, &[]);
+        assert_eq!(json.code(), human.code(), "{pb}: exit status\n{}", json.stderr());
+        let lines = report_lines(&json.stdout());
+        for v in &lines {
+            kinds.insert(v["event"].as_str().unwrap().to_string());
+            handler_seen |= v["event"] == "host_result" && v["handler"] == true;
+        }
+        let recap = lines.iter().find(|v| v["event"] == "recap").unwrap_or_else(|| panic!("{pb}: no recap"));
+        let hosts = recap["hosts"].as_object().unwrap();
+        assert!(!hosts.is_empty());
+        for (h, c) in hosts {
+            let want = (c["ok"].as_u64().unwrap() as usize, c["changed"].as_u64().unwrap() as usize, c["failed"].as_u64().unwrap() as usize);
+            assert_eq!(recap_of(&human.stdout(), h), want, "{pb}: {h}");
+        }
+    }
+    for k in ["run_start", "play_start", "task_start", "retry", "item_result", "host_result", "included", "no_more_hosts", "recap"] {
+        assert!(kinds.contains(k), "no `{k}` event in the conformance runs: {kinds:?}");
+    }
+    assert!(handler_seen, "no handler result");
 }
