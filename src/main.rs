@@ -381,6 +381,11 @@ fn playbook_cmd(cli: &Cli) -> Result<i32> {
             Ok(engine.recap())
         }
         .await;
+        if let (Ok(code), true) = (&result, second_inventory.is_some()) {
+            if *code != 0 {
+                eprintln!("[WARNING]: the first run did not succeed; --verify-idempotent made no second run");
+            }
+        }
         if let (Ok(0), Some(inv)) = (&result, second_inventory) {
             // --verify-idempotent: the same playbooks again, over the same connections.
             if human {
