@@ -128,7 +128,9 @@ pub struct VaultSecretArgs {
   provision vault ACTION ...              encrypt and decrypt with Ansible Vault\n\
   provision config dump|view|list         show the configuration in effect\n\
   provision completions bash|zsh|fish     print shell completions\n\
-  provision man                           print the man page",
+  provision man                           print the man page\n\
+  provision report merge REPORT...        combine JSON reports (--output json) into one recap",
+
     after_help = "Exit status: 0 all ok, 1 bad input or flags, 2 a host failed, 4 a host was unreachable."
 )]
 pub struct Cli {
@@ -196,8 +198,69 @@ pub struct Cli {
     #[arg(long = "no-lock", conflicts_with_all = ["lock_wait", "break_lock"])]
     pub no_lock: bool,
 
+    /// What stdout shows: `human` (Ansible's output) or `json` (one JSON object per event
+    /// and line; docs/report-schema.md).
+    #[arg(long = "output", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// Also write a JUnit XML report to FILE (one testsuite per play, one testcase per task
+    /// and host), at the end of the run, also when it fails.
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Also write a Markdown summary of what changed (or would change, with --check) per
+    /// host, with diffs, to FILE.
+    #[arg(long = "summary", value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Only the hosts of shard K of N (1 <= K <= N), after host selection and --limit; the
+    /// split depends only on the inventory names, so it is the same on every machine.
+    #[arg(long = "shard", value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Run the playbooks twice over the same connections; fail (exit 2) naming every task
+    /// that reports a change the second time.
+    #[arg(long = "verify-idempotent")]
+    pub verify_idempotent: bool,
+
+    /// The recap adds each host's total task time and the 10 slowest tasks.
+    #[arg(long = "profile")]
+    pub profile: bool,
+
     #[command(flatten)]
     pub common: Common,
+}
+
+/// `--output`: what stdout shows.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Ansible's default output, for a person.
+    #[default]
+    Human,
+    /// Newline-delimited JSON, one object per event.
+    Json,
+}
+
+/// `provision report`: work with `--output json` reports.
+#[derive(Parser, Debug)]
+#[command(name = "provision report", about = "Work with JSON reports of runs (--output json)")]
+pub struct ReportCli {
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Combine the reports of several runs (e.g. the shards of one run) into one PLAY
+    /// RECAP; the exit status is that of one run over all their hosts.
+    Merge {
+        /// JSON-lines reports written by `--output json`.
+        #[arg(value_name = "REPORT", required = true)]
+        files: Vec<PathBuf>,
+        /// Also write one JUnit XML report of all of them.
+        #[arg(long = "junit", value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
 }
 
 /// `provision inventory`: what `ansible-inventory` shows.
@@ -399,6 +462,19 @@ mod tests {
         assert_eq!(cli.common.forks, Some(5));
         assert_eq!(cli.common.verbose, 3);
         assert!(cli.common.become_ && cli.common.ask_become_pass);
+    }
+
+    #[test]
+    fn report_flags() {
+        let cli = Cli::try_parse_from(["provision", "site.yml", "--output", "json", "--junit", "j.xml", "--shard", "2/3", "--profile"]).unwrap();
+        assert_eq!(cli.output, OutputFormat::Json);
+        assert_eq!(cli.shard.as_deref(), Some("2/3"));
+        assert!(cli.profile && !cli.verify_idempotent);
+        assert!(Cli::try_parse_from(["provision", "site.yml", "--output", "xml"]).is_err());
+        let r = ReportCli::try_parse_from(["provision report", "merge", "a.jsonl", "b.jsonl", "--junit", "o.xml"]).unwrap();
+        let ReportCommand::Merge { files, junit } = r.command;
+        assert_eq!(files.len(), 2);
+        assert!(junit.is_some());
     }
 
     #[test]

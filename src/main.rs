@@ -6,11 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Parser;
-use provision::cli::{Cli, ConfigAction, ConfigCli, DocCli, InventoryCli};
+use provision::cli::{Cli, ConfigAction, ConfigCli, DocCli, InventoryCli, OutputFormat, ReportCli, ReportCommand};
 use provision::config::Config;
 use provision::connection::ConnOptions;
 use provision::diag::{did_you_mean, Diagnostic};
 use provision::inventory::Inventory;
+use provision::output::events::{ChangedTasks, Event, Events, JsonLines, Sink};
+use provision::output::junit::Junit;
+use provision::output::playbook::{HostStats, Printer};
+use provision::output::summary::Summary;
 use provision::output::Human;
 use provision::run::{adhoc, Adhoc};
 use provision_modules::args::parse_kv;
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
         Some("config") => config_cmd(&args[1..]),
         Some("completions") => completions_cmd(&args[1..]),
         Some("man") => man_cmd(&args[1..]),
+        Some("report") => report_cmd(&args[1..]),
         _ => main_cmd(&args),
     };
     match result {
@@ -260,6 +265,11 @@ fn adhoc_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
             .with_help("join patterns with `:` (`web:db`), or quote a pattern with spaces"));
     }
     let pattern = &cli.targets[0];
+    if cli.output != OutputFormat::Human || cli.junit.is_some() || cli.summary.is_some() || cli.verify_idempotent || cli.profile {
+        bail!(Diagnostic::new("--output, --junit, --summary, --verify-idempotent and --profile apply to playbook runs")
+            .with_help("run the module from a playbook to get reports"));
+    }
+    let shard = cli.shard.as_deref().map(provision::run::shard::parse).transpose()?;
     let module_name = cli.module.clone().unwrap_or_else(|| "command".into());
     let Some(module) = provision_modules::find(&module_name) else {
         let names: Vec<&str> = provision_modules::registry().iter().map(|m| m.doc().name).collect();
@@ -302,7 +312,10 @@ fn adhoc_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
         d
     })?;
     let inventory = load_inventory(&cli.common.inventory, cfg)?;
-    let hosts = inventory.select_limited(pattern, cli.common.limit.as_deref())?;
+    let mut hosts = inventory.select_limited(pattern, cli.common.limit.as_deref())?;
+    if let Some((k, n)) = shard {
+        hosts.retain(|h| provision::run::shard::in_shard(h, k, n));
+    }
     if cli.list_hosts {
         println!("  hosts ({}):", hosts.len());
         for h in &hosts {
@@ -335,6 +348,7 @@ fn adhoc_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
 
 /// Playbooks: load and validate everything first, then run (or list).
 fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
+    let shard = cli.shard.as_deref().map(provision::run::shard::parse).transpose()?;
     let inventory = load_inventory(&cli.common.inventory, cfg)?;
     let mut loader = provision::playbook::Loader::new(&provision::run::CATALOG);
     if let Some(paths) = cfg.paths("roles_path") {
@@ -378,7 +392,10 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
         for book in &books {
             println!("\nplaybook: {}", book.path.display());
             for (i, play) in book.plays.iter().enumerate() {
-                let hosts = if play.hosts.contains("{{") { vec![] } else { inventory.select_limited(&play.hosts, cli.common.limit.as_deref())? };
+                let mut hosts = if play.hosts.contains("{{") { vec![] } else { inventory.select_limited(&play.hosts, cli.common.limit.as_deref())? };
+                if let Some((k, n)) = shard {
+                    hosts.retain(|h| provision::run::shard::in_shard(h, k, n));
+                }
                 let play_tags = play.kw.get("tags").map(|t| provision::run::play::tags_of(t)).unwrap_or_default();
                 println!("\n  play #{} ({}): {}\tTAGS: [{}]", i + 1, play.hosts, play.name, play_tags.join(","));
                 if cli.list_hosts {
@@ -431,19 +448,146 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
         step: cli.step,
         force_handlers: cli.force_handlers,
         limit: cli.common.limit.clone(),
+        shard,
         extra_vars: extra,
         conn,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let first_dir = books.first().and_then(|b| b.path.parent().map(Path::to_path_buf)).unwrap_or_default();
-    let mut engine = provision::run::play::Engine::new(inventory, &opts, &first_dir);
-    runtime.block_on(async {
-        for book in &books {
-            engine.run(book).await?;
+    let human = cli.output == OutputFormat::Human;
+    // The sinks: what stdout shows, then the reports.
+    let stdout_sink = || -> Box<dyn Sink> {
+        if human {
+            let mut p = Printer::new(cli.common.verbose);
+            p.profile = cli.profile;
+            Box::new(p)
+        } else {
+            Box::new(JsonLines::new(std::io::stdout()))
         }
-        engine.finish().await
-    })
-    .map_err(Into::into)
+    };
+    let events = Events::new(vec![stdout_sink()]);
+    if let Some(path) = &cli.junit {
+        events.add(Box::new(Junit::new(Some(path.clone()))));
+    }
+    let print_summary = human && cli.common.check && cli.common.diff;
+    if print_summary || cli.summary.is_some() {
+        events.add(Box::new(Summary::new(cli.common.check, print_summary, cli.summary.clone())));
+    }
+    events.emit(&Event::RunStart { check: cli.common.check, diff: cli.common.diff, shard });
+    let second_inventory = cli.verify_idempotent.then(|| inventory.clone());
+    let mut engine = provision::run::play::Engine::new(inventory, &opts, &first_dir);
+    engine.events = events.clone();
+    let outcome: Result<i32, provision::diag::Diagnostic> = runtime.block_on(async {
+        let mut result = async {
+            for book in &books {
+                engine.run(book).await?;
+            }
+            Ok(engine.recap())
+        }
+        .await;
+        if let (Ok(code), true) = (&result, second_inventory.is_some()) {
+            if *code != 0 {
+                eprintln!("[WARNING]: the first run did not succeed; --verify-idempotent made no second run");
+            }
+        }
+        if let (Ok(0), Some(inv)) = (&result, second_inventory) {
+            // --verify-idempotent: the same playbooks again, over the same connections.
+            if human {
+                println!("\nIDEMPOTENCE CHECK: second run {}", "*".repeat(49));
+            }
+            let changed = ChangedTasks::default();
+            let again = Events::new(vec![stdout_sink(), Box::new(changed.clone())]);
+            again.emit(&Event::RunStart { check: cli.common.check, diff: cli.common.diff, shard });
+            let mut second = engine.again(inv, &first_dir, again);
+            result = async {
+                for book in &books {
+                    second.run(book).await?;
+                }
+                Ok(second.recap())
+            }
+            .await;
+            let seen = changed.seen.lock().map(|s| s.clone()).unwrap_or_default();
+            if !seen.is_empty() {
+                for (task, host) in &seen {
+                    eprintln!("not idempotent: TASK [{task}] on {host}");
+                }
+                eprintln!("{} task run{} changed again on the second run", seen.len(), if seen.len() == 1 { "" } else { "s" });
+                result = result.map(|c| c.max(2));
+            }
+        }
+        engine.close().await;
+        result
+    });
+    // Reports are written also when the run stopped on an error.
+    if let Err(e) = &outcome {
+        events.emit(&Event::RunError { message: &e.to_string() });
+    }
+    let closed = events.close();
+    let code = outcome?;
+    closed.context("cannot write a report")?;
+    Ok(code)
+}
+
+/// `provision report merge`: one recap (and JUnit report) from several JSON reports.
+fn report_cmd(argv: &[String]) -> Result<i32> {
+    let cli = ReportCli::try_parse_from(argv)?;
+    let ReportCommand::Merge { files, junit } = cli.command;
+    let mut stats: indexmap::IndexMap<String, HostStats> = indexmap::IndexMap::new();
+    let mut junit_report = Junit::new(junit.clone());
+    let mut unfinished = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read report `{}`", file.display()))?;
+        let mut recaps = 0;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(line).map_err(|e| {
+                Diagnostic::new(format!("{}:{}: not a JSON report line: {e}", file.display(), i + 1)).with_help("reports are written by `provision PLAYBOOK --output json`")
+            })?;
+            match v.get("event").and_then(Value::as_str) {
+                Some("recap") => {
+                    recaps += 1;
+                    if let Some(Value::Object(hosts)) = v.get("hosts") {
+                        for (h, s) in hosts {
+                            let add = provision::output::events::stats_from_json(s);
+                            let t = stats.entry(h.clone()).or_default();
+                            t.ok += add.ok;
+                            t.changed += add.changed;
+                            t.unreachable += add.unreachable;
+                            t.failed += add.failed;
+                            t.skipped += add.skipped;
+                            t.rescued += add.rescued;
+                            t.ignored += add.ignored;
+                        }
+                    }
+                }
+                Some("error") => {
+                    eprintln!("[WARNING]: {}: the run stopped on an error: {}", file.display(), v.get("message").and_then(Value::as_str).unwrap_or(""));
+                }
+                Some(_) => junit_report.feed(&v),
+                None => bail!(Diagnostic::new(format!("{}:{}: a report line without `event`", file.display(), i + 1))),
+            }
+        }
+        if recaps == 0 {
+            unfinished.push(file.display().to_string());
+        }
+    }
+    stats.sort_keys();
+    Printer::new(0).recap(&stats);
+    junit_report.write().with_context(|| format!("cannot write `{}`", junit.as_ref().map(|p| p.display().to_string()).unwrap_or_default()))?;
+    let mut code = if stats.values().any(|s| s.unreachable > 0) {
+        4
+    } else if stats.values().any(|s| s.failed > 0) {
+        2
+    } else {
+        0
+    };
+    if !unfinished.is_empty() {
+        eprintln!("[WARNING]: no recap in {}: that run did not finish; its hosts are missing above", unfinished.join(", "));
+        code = code.max(2);
+    }
+    Ok(code)
 }
 
 fn inventory_cmd(argv: &[String]) -> Result<i32> {

@@ -1,10 +1,14 @@
-//! Output sinks. The engine emits [`Event`]s; a sink renders them. Today there is the
-//! human sink in Ansible's shapes (`minimal` for ad-hoc, `oneline` with `-o`); JSON
-//! lines and JUnit reports will hang off the same events.
+//! Output sinks. Ad-hoc runs emit [`Event`]s to the human sink in Ansible's shapes
+//! (`minimal`, `oneline` with `-o`). Playbook runs emit [`events::Event`]s to a list of
+//! [`events::Sink`]s: the human [`playbook::Printer`], JSON lines, [`junit`], the
+//! change [`summary`] (docs/report-schema.md).
 //!
 //! Colours follow the terminal: none when stdout is not a tty, or when `NO_COLOR` is set.
 
+pub mod events;
+pub mod junit;
 pub mod playbook;
+pub mod summary;
 
 use std::io::Write;
 

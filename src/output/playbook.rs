@@ -7,6 +7,7 @@ use console::Style;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::events::{Event, HostResult, Sink, Times};
 use super::pyjson;
 
 /// A host's counters in the recap, counted the way Ansible counts them.
@@ -37,11 +38,13 @@ pub struct Printer {
     color: bool,
     pub verbosity: u8,
     pub quiet: bool,
+    /// `--profile`: the recap adds each host's time and the slowest tasks.
+    pub profile: bool,
 }
 
 impl Printer {
     pub fn new(verbosity: u8) -> Self {
-        Printer { color: console::colors_enabled() && console::Term::stdout().is_term(), verbosity, quiet: false }
+        Printer { color: console::colors_enabled() && console::Term::stdout().is_term(), verbosity, quiet: false, profile: false }
     }
 
     fn paint(&self, style: Style, text: String) -> String {
@@ -125,52 +128,21 @@ impl Printer {
 
     /// `--diff`: the before/after of a result, as a unified diff (Ansible's `_get_diff`).
     pub fn diff(&self, diff: &Value) {
-        let entries: Vec<&Value> = match diff {
-            Value::Array(a) => a.iter().collect(),
-            Value::Object(_) => vec![diff],
-            _ => return,
-        };
-        for d in entries {
-            if let Some(p) = d.get("prepared").and_then(Value::as_str) {
-                self.line(p);
+        for (line, diff_line) in diff_lines(diff) {
+            if !diff_line {
+                self.line(&line);
                 continue;
             }
-            let as_text = |v: Option<&Value>| -> String {
-                match v {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v @ Value::Object(_)) | Some(v @ Value::Array(_)) => {
-                        let mut t = super::pyjson(&v.as_object().cloned().unwrap_or_default(), Some(4));
-                        if v.is_array() {
-                            t = serde_json::to_string_pretty(v).unwrap_or_default();
-                        }
-                        t.push('\n');
-                        t
-                    }
-                    Some(Value::Null) | None => String::new(),
-                    Some(other) => format!("{other}\n"),
-                }
+            let styled = if line.starts_with('+') && !line.starts_with("+++") {
+                self.paint(Style::new().green(), line)
+            } else if line.starts_with('-') && !line.starts_with("---") {
+                self.paint(Style::new().red(), line)
+            } else if line.starts_with("@@") {
+                self.paint(Style::new().cyan(), line)
+            } else {
+                line
             };
-            let before = as_text(d.get("before"));
-            let after = as_text(d.get("after"));
-            if before == after {
-                continue;
-            }
-            let bh = d.get("before_header").and_then(Value::as_str).map(|h| format!("before: {h}")).unwrap_or_else(|| "before".into());
-            let ah = d.get("after_header").and_then(Value::as_str).map(|h| format!("after: {h}")).unwrap_or_else(|| "after".into());
-            let text = similar::TextDiff::from_lines(&before, &after).unified_diff().context_radius(3).header(&bh, &ah).to_string();
-            for line in text.lines() {
-                let styled = if line.starts_with('+') && !line.starts_with("+++") {
-                    self.paint(Style::new().green(), line.to_string())
-                } else if line.starts_with('-') && !line.starts_with("---") {
-                    self.paint(Style::new().red(), line.to_string())
-                } else if line.starts_with("@@") {
-                    self.paint(Style::new().cyan(), line.to_string())
-                } else {
-                    line.to_string()
-                };
-                self.line(&styled);
-            }
-            self.line("");
+            self.line(&styled);
         }
     }
 
@@ -211,6 +183,138 @@ impl Printer {
         }
         self.line("");
     }
+}
+
+impl Sink for Printer {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            // Errors are printed by `main`, on stderr.
+            Event::RunStart { .. } | Event::RunError { .. } => {}
+            Event::PlayStart { name, hosts, .. } => {
+                self.play(name);
+                if hosts.is_empty() {
+                    self.text("skipping: no hosts matched");
+                }
+            }
+            Event::TaskStart { task, handler: true, .. } => self.handler(task),
+            Event::TaskStart { task, .. } => self.task(task),
+            Event::Retry { task, host, retries_left, .. } => self.text(&format!("FAILED - RETRYING: [{host}]: {task} ({retries_left} retries left).")),
+            Event::HostResult(r) => self.host_result(r),
+            Event::Included { target, role, hosts, item, .. } => {
+                let item = item.map(|l| format!(" => (item={l})")).unwrap_or_default();
+                if *role {
+                    self.text(&format!("included: {target} for {}", hosts.join(", ")));
+                } else {
+                    self.text(&format!("included: {target} for {}{item}", hosts.join(", ")));
+                }
+            }
+            Event::NoMoreHosts { .. } => self.text("\nNO MORE HOSTS LEFT *************************************************************"),
+            Event::Recap { stats, times } => {
+                self.recap(stats);
+                if self.profile {
+                    self.profile(times);
+                }
+            }
+        }
+    }
+}
+
+impl Printer {
+    /// One host's result: its diffs (with `--diff`), its line (or one per loop item),
+    /// and `...ignoring`.
+    fn host_result(&self, r: &HostResult<'_>) {
+        // Includes show as `included:` lines once loaded, not as results.
+        if matches!(r.action, "include_tasks" | "include_role") && !matches!(r.status, Status::Failed | Status::Skipped | Status::Unreachable) {
+            return;
+        }
+        if r.diff {
+            let results: Vec<&Map<String, Value>> = if r.items.is_empty() { vec![r.result] } else { r.items.iter().map(|(_, _, m)| m).collect() };
+            for m in results {
+                if let Some(d) = m.get("diff") {
+                    self.diff(d);
+                }
+            }
+        }
+        if r.looping && !r.items.is_empty() {
+            for (status, label, m) in r.items {
+                self.result(r.host, r.delegated, *status, m, Some(label), r.action);
+            }
+            if r.status == Status::Skipped {
+                self.result(r.host, r.delegated, Status::Skipped, r.result, None, r.action);
+            }
+            // A failed loop: the items already told the story; Ansible prints nothing more.
+        } else {
+            self.result(r.host, r.delegated, r.status, r.result, None, r.action);
+        }
+        if r.ignored && matches!(r.status, Status::Failed | Status::Unreachable) {
+            self.ignoring();
+        }
+    }
+
+    /// `--profile`: each host's total task time, then the ten slowest task runs, in the
+    /// shape of Ansible's `profile_tasks` callback.
+    pub fn profile(&self, times: &Times) {
+        self.banner("PROFILE");
+        let mut hosts: Vec<(&String, &std::time::Duration)> = times.hosts.iter().collect();
+        hosts.sort_by(|a, b| a.0.cmp(b.0));
+        for (h, d) in hosts {
+            self.line(&format!("{h:<26} : {:>9.2}s", d.as_secs_f64()));
+        }
+        self.line(&format!("{:<26} : {:>9.2}s", "total (wall clock)", times.total.as_secs_f64()));
+        self.line(&"=".repeat(79));
+        for (task, host, d) in times.slowest(10) {
+            let label = format!("{task} ({host}) ");
+            let secs = format!(" {:.2}s", d.as_secs_f64());
+            let dashes = 79usize.saturating_sub(label.chars().count() + secs.len()).max(3);
+            self.line(&format!("{label}{}{secs}", "-".repeat(dashes)));
+        }
+        self.line("");
+    }
+}
+
+/// The lines `--diff` shows for a result's `diff` (one entry or a list), without colour;
+/// `true` marks the lines of a unified diff (the rest is prepared text and blank lines).
+pub fn diff_lines(diff: &Value) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let entries: Vec<&Value> = match diff {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(_) => vec![diff],
+        _ => return out,
+    };
+    for d in entries {
+        if let Some(p) = d.get("prepared").and_then(Value::as_str) {
+            out.push((p.to_string(), false));
+            continue;
+        }
+        let as_text = |v: Option<&Value>| -> String {
+            match v {
+                Some(Value::String(s)) => s.clone(),
+                Some(v @ Value::Object(_)) | Some(v @ Value::Array(_)) => {
+                    let mut t = super::pyjson(&v.as_object().cloned().unwrap_or_default(), Some(4));
+                    if v.is_array() {
+                        t = serde_json::to_string_pretty(v).unwrap_or_default();
+                    }
+                    t.push('\n');
+                    t
+                }
+                Some(Value::Null) | None => String::new(),
+                Some(other) => format!("{other}\n"),
+            }
+        };
+        let before = as_text(d.get("before"));
+        let after = as_text(d.get("after"));
+        if before == after {
+            continue;
+        }
+        let bh = d.get("before_header").and_then(Value::as_str).map(|h| format!("before: {h}")).unwrap_or_else(|| "before".into());
+        let ah = d.get("after_header").and_then(Value::as_str).map(|h| format!("after: {h}")).unwrap_or_else(|| "after".into());
+        let text = similar::TextDiff::from_lines(&before, &after).unified_diff().context_radius(3).header(&bh, &ah).to_string();
+        for line in text.lines() {
+            out.push((line.to_string(), true));
+        }
+        out.push((String::new(), false));
+    }
+    out
 }
 
 /// What the callback shows of a result: internal keys dropped; for `debug` with `msg`,

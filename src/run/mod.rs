@@ -10,6 +10,7 @@ pub mod actions;
 pub mod loops;
 pub mod play;
 pub mod reboot;
+pub mod shard;
 
 use std::time::Duration;
 

@@ -26,6 +26,7 @@ use super::loops::with_items;
 use crate::connection::{ssh_config::SshConfig, ConnOptions, Session, Target, TaskRemote};
 use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
+use crate::output::events::{Event, Events, HostResult};
 use crate::output::playbook::{HostStats, Printer, Status};
 use crate::playbook::{Block, Item, LoopSpec, Play, Playbook, Role, Task};
 use crate::template::{Templar, OMIT};
@@ -43,6 +44,8 @@ pub struct Options {
     pub step: bool,
     pub force_handlers: bool,
     pub limit: Option<String>,
+    /// `--shard K/N`: only the hosts of shard K (1-based) of N, after `--limit`.
+    pub shard: Option<(u32, u32)>,
     pub extra_vars: Map<String, Value>,
     pub conn: ConnOptions,
 }
@@ -168,7 +171,10 @@ pub struct Engine<'a> {
     inv: Inventory,
     opts: &'a Options,
     templar: Arc<Templar>,
-    pub printer: Printer,
+    /// Where the run's events go (by default, the human printer).
+    pub events: Events,
+    /// The current play's name, for the events.
+    play_name: String,
     hosts: IndexMap<String, HostState>,
     sessions: Arc<tokio::sync::Mutex<HashMap<String, Arc<Session>>>>,
     ssh: SshConfig,
@@ -190,7 +196,8 @@ impl<'a> Engine<'a> {
             inv,
             opts,
             templar: Arc::new(Templar::new(playbook_dir)),
-            printer: Printer::new(opts.verbosity),
+            events: Events::new(vec![Box::new(Printer::new(opts.verbosity))]),
+            play_name: String::new(),
             hosts: IndexMap::new(),
             sessions: Default::default(),
             ssh: SshConfig::load_default(),
@@ -215,24 +222,44 @@ impl<'a> Engine<'a> {
 
     /// Print the recap, close the connections, and return Ansible's exit status.
     pub async fn finish(&mut self) -> Result<i32, Diagnostic> {
+        let code = self.recap();
+        self.close().await;
+        Ok(code)
+    }
+
+    /// Emit the recap and return Ansible's exit status (connections stay open).
+    pub fn recap(&self) -> i32 {
         // The recap lists hosts sorted by name, as Ansible's does.
         // Hosts that ran nothing (ended before their first task) are not listed.
         let mut stats: IndexMap<String, HostStats> =
             self.hosts.iter().filter(|(_, s)| s.stats != HostStats::default()).map(|(h, s)| (h.clone(), s.stats.clone())).collect();
         stats.sort_keys();
-        self.printer.recap(&stats);
-        for s in self.sessions.lock().await.values() {
-            s.close().await;
-        }
+        self.events.recap(&stats);
         let unreachable = self.hosts.values().any(|s| s.stats.unreachable > 0);
         let failed = self.hosts.values().any(|s| s.stats.failed > 0);
-        Ok(if unreachable {
+        if unreachable {
             4
         } else if failed {
             2
         } else {
             0
-        })
+        }
+    }
+
+    /// Close every connection.
+    pub async fn close(&self) {
+        for s in self.sessions.lock().await.values() {
+            s.close().await;
+        }
+    }
+
+    /// A fresh engine (no facts, no counters) for a second run over the same
+    /// connections (`--verify-idempotent`), emitting to `events`.
+    pub fn again(&self, inv: Inventory, playbook_dir: &Path, events: Events) -> Engine<'a> {
+        let mut e = Engine::new(inv, self.opts, playbook_dir);
+        e.sessions = self.sessions.clone();
+        e.events = events;
+        e
     }
 
     fn base_vars(&self) -> Map<String, Value> {
@@ -317,6 +344,9 @@ impl<'a> Engine<'a> {
         let pattern = self.templar.render_str(&play.hosts, &pctx, &[]).map(|v| text(&v)).map_err(|e| Diagnostic::new(e.to_string()))?;
         let name = self.templar.render_str(&play.name, &pctx, &[]).map(|v| text(&v)).unwrap_or_else(|_| play.name.clone());
         let mut hosts = self.inv.select_limited(&pattern, self.opts.limit.as_deref())?;
+        if let Some((k, n)) = self.opts.shard {
+            hosts.retain(|h| super::shard::in_shard(h, k, n));
+        }
         // Failed and unreachable hosts of earlier plays stay out.
         hosts.retain(|h| self.hosts.get(h).is_none_or(|s| !s.failed && !s.unreachable));
         match play.kw.get("order").and_then(Value::as_str) {
@@ -335,9 +365,10 @@ impl<'a> Engine<'a> {
             }
             _ => {}
         }
-        self.printer.play(&name);
+        self.play_name = name.clone();
+        let path = format!("{}:{}", play.loc.file.display(), play.loc.line);
+        self.events.emit(&Event::PlayStart { name: &name, pattern: &pattern, hosts: &hosts, path: &path });
         if hosts.is_empty() {
-            self.printer.text("skipping: no hosts matched");
             return Ok(());
         }
         for h in &hosts {
@@ -392,7 +423,8 @@ impl<'a> Engine<'a> {
             inv: self.inv.clone(),
             opts: self.opts,
             templar: self.templar.clone(),
-            printer: self.printer.clone(),
+            events: self.events.clone(),
+            play_name: self.play_name.clone(),
             hosts,
             sessions: self.sessions.clone(),
             ssh: self.ssh.clone(),
@@ -711,11 +743,8 @@ impl<'a> Engine<'a> {
                 return Ok(());
             }
         }
-        if handler {
-            self.printer.handler(&display);
-        } else {
-            self.printer.task(&display);
-        }
+        let path = format!("{}:{}", task.loc.file.display(), task.loc.line);
+        self.events.emit(&Event::TaskStart { play: &self.play_name, task: &display, action: &task.action, path: &path, handler });
         if self.opts.step && !step_confirm(&display) {
             return Ok(());
         }
@@ -762,11 +791,15 @@ impl<'a> Engine<'a> {
         {
             let mut stream = stream::iter(inputs.into_iter().map(|(h, vars)| {
                 let env = &env;
-                async move { this.host_job(env, h, vars).await }
+                async move {
+                    let start = std::time::Instant::now();
+                    let o = this.host_job(env, h, vars).await;
+                    (o, start.elapsed())
+                }
             }))
             .buffer_unordered(forks);
-            while let Some(o) = stream.next().await {
-                this.print_outcome(task, &o);
+            while let Some((o, took)) = stream.next().await {
+                this.emit_outcome(task, &display, &path, handler, &o, took);
                 outcomes.push(o);
             }
         }
@@ -862,7 +895,7 @@ impl<'a> Engine<'a> {
             let over = max_fail.is_some_and(|m| batch_active > 0 && (failed_count as f64 / batch_active as f64) * 100.0 > m);
             if any_errors_fatal || self.play_kw.get("any_errors_fatal").and_then(to_bool).unwrap_or(false) || over {
                 if over {
-                    self.printer.text("\nNO MORE HOSTS LEFT *************************************************************");
+                    self.events.emit(&Event::NoMoreHosts { play: &self.play_name });
                 }
                 for h in self.batch.clone() {
                     let s = self.hosts.entry(h).or_default();
@@ -884,11 +917,12 @@ impl<'a> Engine<'a> {
         for (_, ghosts, e) in &groups {
             match e {
                 Effect::Include { file, label, .. } => {
-                    let item = label.as_ref().map(|l| format!(" => (item={l})")).unwrap_or_default();
-                    let shown = file.canonicalize().unwrap_or_else(|_| file.clone());
-                    self.printer.text(&format!("included: {} for {}{item}", shown.display(), ghosts.join(", ")));
+                    let shown = file.canonicalize().unwrap_or_else(|_| file.clone()).display().to_string();
+                    self.events.emit(&Event::Included { play: &self.play_name, target: &shown, role: false, hosts: ghosts, item: label.as_deref() });
                 }
-                Effect::IncludeRole { name, .. } => self.printer.text(&format!("included: {name} for {}", ghosts.join(", "))),
+                Effect::IncludeRole { name, .. } => {
+                    self.events.emit(&Event::Included { play: &self.play_name, target: name, role: true, hosts: ghosts, item: None })
+                }
                 _ => {}
             }
         }
@@ -954,39 +988,29 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn print_outcome(&self, task: &Task, o: &HostOutcome) {
-        let delegated = o.delegated.as_deref();
-        // Includes show as `included:` lines once loaded, not as results.
-        if matches!(task.action.as_str(), "include_tasks" | "include_role") && !matches!(o.status, Status::Failed | Status::Skipped | Status::Unreachable) {
-            return;
-        }
+    /// Hand one host's outcome to the sinks.
+    fn emit_outcome(&self, task: &Task, display: &str, path: &str, handler: bool, o: &HostOutcome, took: Duration) {
         let diff_on = match task.kw.get("diff") {
             Some(v) => to_bool(v).unwrap_or(self.opts.diff),
             None => self.opts.diff,
         };
-        if diff_on && !task.kw.get("no_log").and_then(to_bool).unwrap_or(false) {
-            let results: Vec<&Map<String, Value>> = if o.items.is_empty() { vec![&o.result] } else { o.items.iter().map(|(_, _, r)| r).collect() };
-            for r in results {
-                if let Some(d) = r.get("diff") {
-                    self.printer.diff(d);
-                }
-            }
-        }
-        if task.looping.is_some() && !o.items.is_empty() {
-            for (status, label, r) in &o.items {
-                self.printer.result(&o.host, delegated, *status, r, Some(label), &task.action);
-            }
-            if o.status == Status::Skipped {
-                self.printer.result(&o.host, delegated, Status::Skipped, &o.result, None, &task.action);
-            } else if o.status == Status::Failed && !o.ignored {
-                // Items already told the story; Ansible prints nothing more here.
-            }
-        } else {
-            self.printer.result(&o.host, delegated, o.status, &o.result, None, &task.action);
-        }
-        if o.ignored && matches!(o.status, Status::Failed | Status::Unreachable) {
-            self.printer.ignoring();
-        }
+        let diff = diff_on && !task.kw.get("no_log").and_then(to_bool).unwrap_or(false);
+        self.events.emit(&Event::HostResult(HostResult {
+            play: &self.play_name,
+            task: display,
+            path,
+            action: &task.action,
+            host: &o.host,
+            delegated: o.delegated.as_deref(),
+            status: o.status,
+            result: &o.result,
+            items: &o.items,
+            looping: task.looping.is_some(),
+            ignored: o.ignored,
+            diff,
+            handler,
+            duration: took,
+        }));
     }
 
     async fn meta(&mut self, task: &Task, hosts: &[String], scope: &Scope) -> Result<(), Diagnostic> {
@@ -1289,7 +1313,8 @@ impl<'a> Engine<'a> {
                 let done = eval_when(env.templar, &as_list(u), &cvars).unwrap_or(false);
                 result.insert("attempts".into(), Value::from(attempt));
                 if !done && attempt < attempts_max {
-                    self.printer.text(&format!("FAILED - RETRYING: [{host}]: {} ({} retries left).", task.display_name(), attempts_max - attempt));
+                    let shown = task.display_name();
+                    self.events.emit(&Event::Retry { play: &self.play_name, task: &shown, host, retries_left: attempts_max - attempt });
                     tokio::time::sleep(Duration::from_secs_f64(delay)).await;
                     continue;
                 }
