@@ -26,7 +26,7 @@ fn on_host(cmd: &str) -> (i32, String) {
 /// A task that sets the hub up as the test wants it, with `extra` argument lines.
 fn hub_task(extra: &str) -> String {
     format!(
-        "    - jupyterhub:\n        port: {PORT}\n        admin_users: [{USER}]\n        allowed_users: [{USER}]\n        timeout: 180\n{extra}      register: hub\n\
+        "    - jupyterhub:\n        port: {PORT}\n        admin_users: [{USER}]\n        allowed_users: [{USER}]\n        idle_culler:\n          enabled: yes\n          timeout: 600\n        timeout: 180\n{extra}      register: hub\n\
 \x20   - assert:\n        that:\n          - hub.url == 'http://127.0.0.1:{PORT}/'\n          - hub.config_path == '/etc/jupyterhub/jupyterhub_config.py'\n          - hub.unit == 'jupyterhub.service'\n          - hub.version is not none or ansible_check_mode\n"
     )
 }
@@ -101,9 +101,13 @@ fn jupyterhub_installs_runs_and_lets_a_pam_user_log_in() {
     let (_, out) = on_host("grep -E '^c.JupyterHub.port|^c.Authenticator.admin_users' /etc/jupyterhub/jupyterhub_config.py; stat -c %a /etc/jupyterhub/jupyterhub_config.py; systemctl is-active jupyterhub");
     assert!(out.contains(&format!("c.JupyterHub.port = {PORT}\n")) && out.contains(&format!("admin_users = {{\"{USER}\"}}")), "{out}");
     assert!(out.contains("640\n") && out.contains("active"), "{out}");
+    // The idle culler runs as a hub-managed service, from the venv.
+    let (_, out) = on_host("pgrep -af jupyterhub_idle_culler");
+    assert!(out.contains("/opt/jupyterhub/venv/bin/python -m jupyterhub_idle_culler --timeout=600"), "{out}");
 
     // The hub answers from the host, and a PAM user logs in through it.
     let out = try_login(PASSWORD);
+    eprintln!("login: {out}");
     assert!(out.contains("GET 200"), "{out}");
     assert!(out.contains("POST 302"), "{out}");
     assert!(out.contains("jupyterhub-session-id") || out.contains("jupyterhub-hub-login"), "{out}");

@@ -31,6 +31,9 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("proxy", ArgType::Str, "Where configurable-http-proxy comes from: `distro` (Debian's `node-configurable-http-proxy`, fast), `npm` (`npm install -g configurable-http-proxy`), `none` (already there).")
         .default("distro")
         .choices(&["distro", "npm", "none"]),
+    ArgSpec::new("installer", ArgType::Str, "What installs the Python packages: `uv` (pip-installs uv into the venv, then `uv pip install`: parallel downloads, about twice as fast) or `pip` (honours pip.conf, e.g. a private index).")
+        .default("uv")
+        .choices(&["uv", "pip"]),
     ArgSpec::new("install_prerequisites", ArgType::Bool, "Install `python3-venv` (and `nodejs`, `npm` for `proxy: npm`) with apt-get.").default("yes"),
     ArgSpec::new("port", ArgType::Int, "The port the hub (its proxy) listens on.").default("8000"),
     ArgSpec::new("bind_address", ArgType::Str, "The address the hub listens on; empty: all interfaces.").aliases(&["ip"]),

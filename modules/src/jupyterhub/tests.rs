@@ -70,11 +70,21 @@ fn a_bare_host_gets_everything_in_order() {
     let (r, sent, stdin) = run(json!({"admin_users": ["alice"]}), answers, false, true);
     assert!(r.changed() && !r.is_failed(), "{r:?}");
     assert_eq!(sent.len(), 5, "{sent:?}");
-    assert!(sent[1].contains("apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 python3-venv node-configurable-http-proxy"), "{}", sent[1]);
-    assert!(sent[1].contains("apt-get update -q"), "{}", sent[1]);
-    assert!(sent[1].contains("python3 -m venv \"$v\""), "{}", sent[1]);
-    assert!(sent[1].contains("\"$v/bin/pip\" install -q --disable-pip-version-check --progress-bar off jupyterhub jupyterlab;"), "{}", sent[1]);
-    assert!(!sent[1].contains("npm"), "{}", sent[1]);
+    // python3-venv first; Debian's proxy in the background while uv fills the venv.
+    let install = &sent[1];
+    let at = |part: &str| install.find(part).unwrap_or_else(|| panic!("{part} not in {install}"));
+    assert!(install.contains("apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=120 \"$@\""), "{install}");
+    assert!(install.contains("apt-get update -q"), "{install}");
+    let order = [
+        at("ai venv python3-venv; "),
+        at("( ai proxy node-configurable-http-proxy ) & bg=$!; "),
+        at("python3 -m venv \"$v\"; "),
+        at("[ -x \"$v/bin/uv\" ] || \"$v/bin/pip\" install -q --disable-pip-version-check --progress-bar off uv; "),
+        at("UV_NATIVE_TLS=1 \"$v/bin/uv\" pip install -q --compile-bytecode --python \"$v/bin/python\" jupyterhub jupyterlab; "),
+        at("wait $bg; "),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{install}");
+    assert!(!install.contains("npm"), "{install}");
     // The config: written atomically with mode 0640 after it compiles.
     assert!(sent[2].starts_with("mkdir -p /etc/jupyterhub && set -e; p=/etc/jupyterhub/jupyterhub_config.py;"), "{}", sent[2]);
     assert!(sent[2].contains("chmod 0640 \"$t\""), "{}", sent[2]);
@@ -137,7 +147,7 @@ fn a_stopped_hub_is_started_and_a_dead_one_reported() {
 
 #[test]
 fn missing_and_mismatched_packages_are_installed_into_the_venv() {
-    let a = json!({"version": "5.2.0", "pip_packages": ["oauthenticator", "jupyter_server==2.15.0"], "idle_culler": {"enabled": true, "timeout": 600}});
+    let a = json!({"installer": "pip", "version": "5.2.0", "pip_packages": ["oauthenticator", "jupyter_server==2.15.0"], "idle_culler": {"enabled": true, "timeout": 600}});
     let h = host_for(a.clone(), |_| {});
     let (r, sent, _) = run(a.clone(), vec![ok(&h)], true, false);
     assert!(r.changed());
@@ -147,7 +157,8 @@ fn missing_and_mismatched_packages_are_installed_into_the_venv() {
     let answers = vec![ok(&h), ok(&format!("{TAG} version 5.2.0\n")), ok(&format!("{TAG} up\n"))];
     let (r, sent, _) = run(a, answers, false, false);
     assert!(r.changed() && !r.is_failed(), "{r:?}");
-    assert!(sent[1].contains("install -q --disable-pip-version-check --progress-bar off jupyterhub==5.2.0 oauthenticator;"), "{}", sent[1]);
+    assert!(sent[1].contains("\"$v/bin/pip\" install -q --disable-pip-version-check --progress-bar off jupyterhub==5.2.0 oauthenticator;"), "{}", sent[1]);
+    assert!(!sent[1].contains("/bin/uv"), "{}", sent[1]);
     assert!(!sent[1].contains("apt-get") && !sent[1].contains("python3 -m venv"), "{}", sent[1]);
     assert_eq!(r.0["version"], "5.2.0");
 }
@@ -159,8 +170,8 @@ fn npm_proxy_needs_nodejs_and_npm() {
     let (r, sent, _) = run(a, vec![ok(&h), ok(&format!("{TAG} version 5.2.1\n"))], false, false);
     assert!(r.changed() && !r.is_failed(), "{r:?}");
     assert!(sent[0].contains("python3-venv nodejs npm 2>/dev/null"), "{}", sent[0]);
-    assert!(sent[1].contains("--no-install-recommends -o DPkg::Lock::Timeout=120 npm "), "{}", sent[1]);
-    assert!(sent[1].contains("npm install -g --no-fund --no-audit --loglevel=error configurable-http-proxy"), "{}", sent[1]);
+    assert!(sent[1].contains("( ai proxy npm && { npm install -g --no-fund --no-audit --loglevel=error configurable-http-proxy"), "{}", sent[1]);
+    assert!(!sent[1].contains("ai venv") && !sent[1].contains("/bin/uv"), "{}", sent[1]);
     assert_eq!(sent.len(), 2, "a new proxy binary alone does not restart the hub: {sent:?}");
 }
 
