@@ -47,15 +47,15 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("idle_culler", ArgType::Raw, "`{enabled: yes, timeout: 3600}`: run jupyterhub-idle-culler (from PyPI) as a hub service that stops servers idle for `timeout` seconds."),
     ArgSpec::new("default_url", ArgType::Str, "The page users land on in their server (`c.Spawner.default_url`).").default("/lab"),
     ArgSpec::new("extra_config", ArgType::Str, "Python appended to the generated jupyterhub_config.py as it is."),
-    ArgSpec::new("timeout", ArgType::Int, "Seconds to wait, after a start or restart, for `/hub/login` to answer 200 on the host.").default("120"),
+    ArgSpec::new("timeout", ArgType::Int, "Seconds to wait, after a start or restart, for `/hub/login` to answer 200 on the host; `0`: do not wait.").default("120"),
     ArgSpec::new("purge", ArgType::Bool, "With `state: absent`, also remove the venv and /etc/jupyterhub (database, cookie secret).").default("no"),
 ];
 
 static DOC: ModuleDoc = ModuleDoc {
     name: "jupyterhub",
     short: "Install, configure and run JupyterHub with systemd",
-    description: "Installs JupyterHub and JupyterLab with pip into a venv (with Debian's `python3-venv`), \
-configurable-http-proxy from Debian (`node-configurable-http-proxy`) or npm, writes /etc/jupyterhub/jupyterhub_config.py \
+    description: "Installs JupyterHub and JupyterLab from PyPI into a venv (Debian's `python3-venv`; with uv by default, \
+or pip), configurable-http-proxy from Debian (`node-configurable-http-proxy`, installed meanwhile) or npm, writes /etc/jupyterhub/jupyterhub_config.py \
 (mode 0640, atomically, only once it compiles) from the arguments, installs /etc/systemd/system/jupyterhub.service \
 (runs as root: PAM and LocalProcessSpawner need it), enables and starts it, restarts it when the config, the unit or \
 the packages changed, and waits until `/hub/login` answers 200 on the host. When nothing needs doing the task is one \
@@ -233,7 +233,7 @@ async fn present(s: &Settings, found: &Found, ctx: &Context<'_>) -> Result<Modul
         // freshly started.
         let out = ctx.remote.exec(&render::service_script(s, unit_changed, enable, start.map(|_| "restart")), b"").await?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        if start.is_some() && !stdout.lines().any(|l| l.trim() == format!("{TAG} up")) {
+        if start.is_some() && s.timeout > 0 && !stdout.lines().any(|l| l.trim() == format!("{TAG} up")) {
             let why = stdout.lines().find_map(|l| l.strip_prefix(&format!("{TAG} down "))).unwrap_or("").to_string();
             let log: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix(&format!("{TAG} log "))).collect();
             let mut f = if why.is_empty() {

@@ -601,7 +601,8 @@ pub fn service_script(s: &Settings, reload: bool, enable: bool, start: Option<&s
         parts.push(format!("systemctl {verb} {UNIT_NAME}"));
     }
     let mut sc = parts.join(" && ");
-    if start.is_some() {
+    // `timeout: 0`: start and do not wait.
+    if start.is_some() && s.timeout > 0 {
         sc.push_str(&format!(
             " || exit 1; {v}/bin/python -c {py} {url} {t} {TAG} || \
 journalctl -u {UNIT_NAME} -n 30 --no-pager -q -o cat 2>/dev/null | sed 's/^/{TAG} log /'",

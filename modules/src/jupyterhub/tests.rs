@@ -143,6 +143,10 @@ fn a_stopped_hub_is_started_and_a_dead_one_reported() {
     assert!(r.is_failed() && r.changed(), "{r:?}");
     assert_eq!(r.0["msg"], "JupyterHub did not answer 200 at http://127.0.0.1:8000/hub/login within 120 s: the service stopped (failed); last answer: refused");
     assert_eq!(r.0["journal"], "ImportError: boom");
+    // timeout 0: started, not waited for.
+    let (r, sent, _) = run(json!({"timeout": 0}), vec![ok(&stopped), ok("")], false, false);
+    assert!(r.changed() && !r.is_failed(), "{r:?}");
+    assert_eq!(sent[1], "systemctl restart jupyterhub.service");
 }
 
 #[test]
