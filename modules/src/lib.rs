@@ -41,6 +41,10 @@ pub mod hostname;
 pub mod wait_for;
 pub mod timezone;
 pub mod unarchive;
+pub mod http;
+pub mod uri;
+pub mod get_url;
+pub mod pip;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -141,7 +145,7 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &uri::Uri, &get_url::GetUrl, &pip::Pip]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or
