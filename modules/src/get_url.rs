@@ -197,7 +197,7 @@ impl Module for GetUrl {
         }
         let mut r = ModuleResult::ok(false);
         r.set("dest", dest.clone());
-        r.set("url", url.clone());
+        r.set("url", http::mask_url(&url));
         r.set("checksum_src", Value::Null);
         r.set("checksum_dest", Value::Null);
         r.set("elapsed", 0);
@@ -221,12 +221,12 @@ impl Module for GetUrl {
                 let (head, body) = text.split_once(&format!("{TAG}body\n")).unwrap_or((&text, ""));
                 let resp = http::parse_response(head, &value);
                 if resp.status != 200 {
-                    return Ok(fail(&mut r, format!("Failed to fetch the checksum file {value}: {}", resp.msg)));
+                    return Ok(fail(&mut r, format!("Failed to fetch the checksum file {}: {}", http::mask_url(&value), resp.msg)));
                 }
                 let filename = url_filename(&url).unwrap_or_default();
                 match digest_for(body, &filename) {
                     Some(d) => value = d,
-                    None => return Ok(fail(&mut r, format!("Unable to find a checksum for file '{filename}' in '{value}'"))),
+                    None => return Ok(fail(&mut r, format!("Unable to find a checksum for file '{filename}' in '{}'", http::mask_url(&value)))),
                 }
             }
             match clean_checksum(&value) {

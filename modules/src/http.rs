@@ -281,10 +281,25 @@ impl Response {
             m.insert(key, Value::String(v));
         }
         m.insert("status".into(), Value::from(self.status));
-        m.insert("url".into(), Value::String(if self.url.is_empty() { requested.to_string() } else { self.url.clone() }));
+        m.insert("url".into(), Value::String(mask_url(if self.url.is_empty() { requested } else { &self.url })));
         m.insert("msg".into(), Value::String(self.msg.clone()));
         m.insert("redirected".into(), Value::Bool(!self.url.is_empty() && self.url != requested));
         m
+    }
+}
+
+/// A URL with the password of its `user:password@` part masked, as Ansible's
+/// `mask_url` does.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:********@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 
@@ -386,6 +401,14 @@ pub fn parse_response(out: &str, requested: &str) -> Response {
     };
     if !errors.is_empty() {
         r.error = Some(errors.join("; "));
+    }
+    if let Some((_, rest)) = requested.split_once("://") {
+        if let Some((userinfo, _)) = rest.split(['/', '?', '#']).next().and_then(|a| a.rsplit_once('@')) {
+            if let Some((_, pw)) = userinfo.split_once(':').filter(|(_, pw)| !pw.is_empty()) {
+                r.msg = r.msg.replace(pw, "********");
+                r.error = r.error.map(|e| e.replace(pw, "********"));
+            }
+        }
     }
     r
 }
@@ -511,6 +534,13 @@ mod tests {
         let out = format!("{TAG} via wget\n{TAG} rc 0\n{TAG} h HTTP/1.1 302 Found\n{TAG} h Location: b/c\n{TAG} h HTTP/1.1 200 OK\n");
         let r = parse_response(&out, "http://h/a/x");
         assert_eq!((r.status, r.url.as_str()), (200, "http://h/a/b/c"));
+    }
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(mask_url("https://u:pw@h:8/p?q=1"), "https://u:********@h:8/p?q=1");
+        assert_eq!(mask_url("https://u@h/"), "https://u@h/");
+        assert_eq!(mask_url("http://h/a@b"), "http://h/a@b");
     }
 
     #[test]

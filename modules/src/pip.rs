@@ -306,6 +306,10 @@ fn recover_names(names: &[String]) -> Vec<String> {
 
 /// What `pip list --format=json` (or `pip freeze`) printed, as (canonical name, version).
 fn parse_installed(listing: &str) -> Vec<(String, String)> {
+    let dist = format!("{TAG} dist ");
+    if listing.lines().any(|l| l.starts_with(&dist)) {
+        return listing.lines().filter_map(|l| l.strip_prefix(&dist)).filter_map(parse_metadata_dir).collect();
+    }
     let t = listing.trim();
     if t.starts_with('[') {
         if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(t) {
@@ -327,6 +331,15 @@ fn parse_installed(listing: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `six-1.16.0.dist-info` or `foo_bar-2.0-py3.11.egg-info` → (canonical name, version).
+/// The name part never holds `-` (it is escaped to `_` in these names).
+fn parse_metadata_dir(dir: &str) -> Option<(String, String)> {
+    let stem = dir.strip_suffix(".dist-info").or_else(|| dir.strip_suffix(".egg-info"))?;
+    let (name, rest) = stem.split_once('-')?;
+    let version = rest.split('-').next().unwrap_or(rest);
+    Some((canonical_name(name), version.to_string()))
+}
+
 // ---------------------------------------------------------------------------------------
 // The module.
 
@@ -340,6 +353,7 @@ struct Opts {
     env: Option<String>,
     executable: Option<String>,
     chdir: String,
+    chdir_given: bool,
     extra_args: Vec<String>,
     site_packages: bool,
     venv_command: Vec<String>,
@@ -413,6 +427,7 @@ fn parse_opts(args: &Args) -> Result<Opts, String> {
         requirements,
         env,
         executable,
+        chdir_given: chdir.is_some(),
         chdir: chdir.unwrap_or_else(|| "/tmp".into()),
         extra_args,
         site_packages: args.get("virtualenv_site_packages").and_then(to_bool).unwrap_or(false),
@@ -428,17 +443,27 @@ fn is_venv_command(cmd: &[String]) -> bool {
     cmd.last().is_some_and(|l| l == "venv") || cmd.first().is_some_and(|f| f.rsplit('/').next().unwrap_or("").starts_with("pyvenv"))
 }
 
+/// The virtualenv as a shell word: a relative one without `chdir` is taken from the
+/// remote user's home (where Ansible's module starts), since pip runs in `chdir`.
+fn env_word(e: &str, o: &Opts) -> String {
+    if e.starts_with('/') || o.chdir_given {
+        quote(e)
+    } else {
+        format!("\"$HOME\"/{}", quote(e))
+    }
+}
+
 /// The shell that defines `P` (run pip) and prints which pip it is.
 fn pip_select(o: &Opts) -> String {
     let candidates = |dir: &str| {
         format!(
             "if [ -x {d}/bin/pip3 ]; then P() {{ {d}/bin/pip3 \"$@\"; }}; echo \"{TAG} pip \"{d}/bin/pip3; elif [ -x {d}/bin/pip ]; then P() {{ {d}/bin/pip \"$@\"; }}; echo \"{TAG} pip \"{d}/bin/pip; \
 else P() {{ {d}/bin/python -m pip \"$@\"; }}; echo \"{TAG} pip \"{d}/bin/python' -m pip'; fi",
-            d = quote(dir)
+            d = dir
         )
     };
     match (&o.env, &o.executable) {
-        (Some(e), _) => candidates(e),
+        (Some(e), _) => candidates(&env_word(e, o)),
         (None, Some(x)) => format!("P() {{ {x} \"$@\"; }}; echo \"{TAG} pip \"{x}", x = quote(x)),
         (None, None) => format!(
             "if command -v pip3 >/dev/null 2>&1; then P() {{ pip3 \"$@\"; }}; echo \"{TAG} pip $(command -v pip3)\"; \
@@ -458,7 +483,7 @@ fn preamble(o: &Opts) -> String {
         s.push_str("export PIP_BREAK_SYSTEM_PACKAGES=1; ");
     }
     if let Some(e) = &o.env {
-        s.push_str(&format!("PATH={}/bin:$PATH; ", quote(e)));
+        s.push_str(&format!("PATH={}/bin:$PATH; ", env_word(e, o)));
     }
     s
 }
@@ -467,7 +492,18 @@ fn read_script(o: &Opts) -> String {
     let mut s = preamble(o);
     let list = "echo {TAG} list; if ! P list --format=json 2>/dev/null; then P freeze 2>/dev/null || echo {TAG} nopip; fi; echo; echo {TAG} end".replace("{TAG}", TAG);
     match &o.env {
-        Some(e) => s.push_str(&format!("if [ -f {}/bin/activate ]; then echo {TAG} venv; {}; {list}; fi", quote(e), pip_select(o))),
+        Some(e) => {
+            // A venv that does not see the system's packages: its `*.dist-info` (and
+            // `*.egg-info`) directories are what pip would list, without starting Python.
+            let e = env_word(e, o);
+            s.push_str(&format!(
+                "if [ -f {e}/bin/activate ]; then echo {TAG} venv; {}; \
+if [ -f {e}/pyvenv.cfg ] && ! grep -qiE '^include-system-site-packages *= *true' {e}/pyvenv.cfg && ls -d {e}/lib/python*/site-packages >/dev/null 2>&1; then \
+echo {TAG} list; for m in {e}/lib/python*/site-packages/*.dist-info {e}/lib/python*/site-packages/*.egg-info; do [ -e \"$m\" ] && echo \"{TAG} dist ${{m##*/}}\"; done; echo {TAG} end; \
+else {list}; fi; fi",
+                pip_select(o)
+            ))
+        }
         None => s.push_str(&format!("{}; {list}", pip_select(o))),
     }
     s
@@ -482,14 +518,13 @@ fn venv_script(o: &Opts, env: &str) -> String {
     if let Some(p) = &o.venv_python {
         words.push(format!("-p{p}"));
     }
-    words.push(env.to_string());
     let first = &o.venv_command[0];
     let check = if first.contains('/') {
         String::new()
     } else {
         format!("command -v {q} >/dev/null 2>&1 || {{ echo 'Failed to find required executable \"{first}\" in paths' >&2; exit 1; }}; ", q = quote(first), first = first.replace('\'', ""))
     };
-    format!("{check}{} || exit 1", crate::quote::join(&words))
+    format!("{check}{} {} || exit 1", crate::quote::join(&words), env_word(env, o))
 }
 
 /// pip's words for the state.
@@ -695,6 +730,8 @@ mod tests {
     fn listings_parse() {
         let l = parse_installed(r#"[{"name": "Six", "version": "1.16.0"}, {"name": "pip", "version": "23.0.1"}]"#);
         assert_eq!(l, vec![("six".to_string(), "1.16.0".to_string()), ("pip".into(), "23.0.1".into())]);
+        let l = parse_installed(&format!("{TAG} dist six-1.16.0.dist-info\n{TAG} dist Foo_Bar-2.0-py3.11.egg-info\n"));
+        assert_eq!(l, vec![("six".to_string(), "1.16.0".to_string()), ("foo-bar".into(), "2.0".into())]);
         let l = parse_installed("six==1.16.0\nfoo @ file:///x\n-e git+x#egg=y\n");
         assert_eq!(l, vec![("six".to_string(), "1.16.0".to_string()), ("foo".into(), String::new())]);
     }
@@ -781,6 +818,14 @@ mod tests {
         assert!(sent[1].starts_with("cd /srv/app || exit 1;"), "{}", sent[1]);
         assert!(sent[1].ends_with("P install -r req.txt"), "{}", sent[1]);
         assert_eq!(r.0["virtualenv"], "/srv/app/venv");
+    }
+
+    #[test]
+    fn a_relative_venv_without_chdir_is_in_home() {
+        let (r, sent) = run(json!({"name": "six", "virtualenv": "venvs/app", "virtualenv_command": "virtualenv"}), vec![ok(""), ok("Successfully installed six")], false);
+        assert!(r.changed(), "{r:?}");
+        assert!(sent[0].contains("if [ -f \"$HOME\"/venvs/app/bin/activate ]"), "{}", sent[0]);
+        assert!(sent[1].contains("virtualenv \"$HOME\"/venvs/app || exit 1"), "{}", sent[1]);
     }
 
     #[test]
