@@ -108,7 +108,15 @@ fn wget_str(s: &str) -> String {
 
 /// What the client needs, in curl's config syntax.
 fn curl_config(r: &Request) -> String {
-    let mut c = format!("url = {}\nuser-agent = {}\nmax-time = {}\nsilent\nshow-error\n", curl_str(&r.url), curl_str(&r.http_agent), r.timeout);
+    // `timeout` is a socket timeout in Ansible (and for wget and python): a large
+    // download may take longer in all. curl gets the same with a connect timeout and
+    // "abort when nothing arrives for that long", not `--max-time`.
+    let mut c = format!(
+        "url = {}\nuser-agent = {}\nconnect-timeout = {t}\nspeed-time = {t}\nspeed-limit = 1\nsilent\nshow-error\n",
+        curl_str(&r.url),
+        curl_str(&r.http_agent),
+        t = r.timeout
+    );
     if r.method == "HEAD" {
         c.push_str("head\n");
     } else {
@@ -484,6 +492,7 @@ mod tests {
         assert!(!script.contains("s3cr"), "{script}");
         let stdin = String::from_utf8(stdin).unwrap();
         assert!(stdin.contains("user = \"me:s3cr\\\"et\""), "{stdin}");
+        assert!(stdin.contains("connect-timeout = 10\nspeed-time = 10\nspeed-limit = 1\n"), "{stdin}");
         assert!(stdin.contains("password = s3cr\"et"), "{stdin}");
         assert!(stdin.contains("\"password\":\"s3cr\\\"et\""), "{stdin}");
         assert!(script.starts_with("d=$(mktemp -d) && cat > \"$d/in\" && tail -c +1 \"$d/in\" | head -c "), "{script}");
