@@ -242,8 +242,8 @@ fn uri_against_servers_on_the_host() {
 #[test]
 fn http_clients_on_the_control_machine() {
     let have = |b: &str| std::process::Command::new("sh").arg("-c").arg(format!("command -v {b}")).output().is_ok_and(|o| o.status.success());
-    if !(have("curl") && have("wget") && have("python3")) {
-        eprintln!("skipped: curl, wget and python3 are needed on the control machine");
+    if !(have("curl") && have("wget") && have("python3") && have("openssl")) {
+        eprintln!("skipped: curl, wget, python3 and openssl are needed on the control machine");
         return;
     }
     let dir = tempdir();
@@ -253,6 +253,25 @@ fn http_clients_on_the_control_machine() {
     std::fs::write(dir.path().join("echo.py"), ECHO_PY).unwrap();
     let port = 20000 + (std::process::id() % 20000) as u16;
     let mut echo = std::process::Command::new("python3").arg(dir.path().join("echo.py")).arg(port.to_string()).spawn().expect("start echo server");
+    // An HTTPS server with a self-signed certificate (port + 1).
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let tls_py = format!(
+        "import http.server, ssl\ns = http.server.HTTPServer(('127.0.0.1', {}), http.server.SimpleHTTPRequestHandler)\n\
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain({:?}, {:?})\ns.socket = c.wrap_socket(s.socket, server_side=True)\ns.serve_forever()\n",
+        port + 1,
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    std::fs::write(dir.path().join("tls.py"), tls_py).unwrap();
+    let mut tls = std::process::Command::new("python3").arg(dir.path().join("tls.py")).current_dir(&www).stderr(std::process::Stdio::null()).spawn().expect("start TLS server");
     // Each client: a tree of links to the control machine's tools, minus the ones hidden.
     let mut results = vec![];
     for hide in [&[][..], &["curl"][..], &["curl", "wget"][..]] {
@@ -279,8 +298,15 @@ fn http_clients_on_the_control_machine() {
 \x20   - uri:\n        url: http://127.0.0.1:{port}/redirect\n      register: r\n\
 \x20   - uri:\n        url: http://127.0.0.1:{port}/items\n        method: POST\n        body_format: json\n        body: {{a: 1}}\n        status_code: 201\n        url_username: me\n        url_password: pw\n      register: p\n\
 \x20   - get_url:\n        url: http://127.0.0.1:{port}/x/file.json\n        dest: {out}/\n      register: g\n\
+\x20   - wait_for:\n        port: {tls_port}\n        timeout: 10\n\
+\x20   - uri:\n        url: https://127.0.0.1:{tls_port}/hello.txt\n      register: untrusted\n      ignore_errors: yes\n\
+\x20   - uri:\n        url: https://127.0.0.1:{tls_port}/hello.txt\n        ca_path: {cert}\n        return_content: yes\n      register: trusted\n\
+\x20   - uri:\n        url: https://127.0.0.1:{tls_port}/hello.txt\n        validate_certs: no\n      register: unchecked\n\
 \x20   - assert:\n        that:\n          - r.redirected and r.json.path == '/echo?from=redirect'\n          - p.json.auth == 'Basic bWU6cHc='\n          - \"p.json.body == '{{\\\"a\\\": 1}}'\"\n\
-\x20         - g.changed and g.dest == '{out}/file.json'\n          - r.via == '{via}'\n",
+\x20         - g.changed and g.dest == '{out}/file.json'\n          - r.via == '{via}'\n\
+\x20         - untrusted.failed and untrusted.status == -1\n          - trusted.content == 'hello\\n'\n          - unchecked.status == 200\n",
+                tls_port = port + 1,
+                cert = cert.display(),
                 out = out.display(),
                 via = ["curl", "wget", "python3"][hide.len()],
             ),
@@ -290,10 +316,12 @@ fn http_clients_on_the_control_machine() {
         let run = provision_in(dir.path(), [pb.to_str().unwrap()], &[("PATH", &path)]);
         results.push((hide.len(), run.code(), run.stdout()));
     }
-    let _ = echo.kill();
-    let _ = echo.wait();
+    for child in [&mut echo, &mut tls] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     for (n, code, stdout) in results {
         assert_eq!(code, 0, "client {n}:\n{stdout}");
-        assert_eq!(recap_of(&stdout, "localhost"), (5, 1, 0), "client {n}:\n{stdout}");
+        assert_eq!(recap_of(&stdout, "localhost"), (9, 1, 0), "client {n}:\n{stdout}");
     }
 }

@@ -37,6 +37,10 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("force_basic_auth", ArgType::Bool, "Send credentials with the first request (they always are).").default("no"),
     ArgSpec::new("validate_certs", ArgType::Bool, "Check the server's TLS certificate.").default("yes"),
     ArgSpec::new("http_agent", ArgType::Str, "The User-Agent header.").default("ansible-httpget"),
+    ArgSpec::new("client_cert", ArgType::Path, "A client certificate (PEM) on the host, for TLS client authentication."),
+    ArgSpec::new("client_key", ArgType::Path, "The client certificate's private key on the host, when not in `client_cert`."),
+    ArgSpec::new("decompress", ArgType::Bool, "Accepted for compatibility: the body is stored as the server sends it.").default("yes"),
+    ArgSpec::new("use_netrc", ArgType::Bool, "Accepted for compatibility: `~/.netrc` is not read.").default("yes"),
     ArgSpec::new("use_proxy", ArgType::Bool, "Accepted for compatibility: the host's client uses its usual proxy environment.").default("yes"),
     ArgSpec::new("mode", ArgType::Raw, "Permissions of the file (octal or symbolic). Default: the replaced file's, or 0644."),
     ArgSpec::new("owner", ArgType::Str, "User name or uid that should own the file."),
@@ -167,7 +171,11 @@ fn request(args: &Args, url: &str) -> Request {
         username: text(args, "url_username").filter(|u| !u.is_empty()),
         password: text(args, "url_password"),
         http_agent: text(args, "http_agent").unwrap_or_else(|| "ansible-httpget".into()),
+        ca_path: None,
+        client_cert: None,
+        client_key: None,
     }
+    .with_tls_args(args)
 }
 
 fn fail(r: &mut ModuleResult, msg: impl Into<String>) -> ModuleResult {

@@ -65,6 +65,11 @@ pub struct Request {
     pub username: Option<String>,
     pub password: Option<String>,
     pub http_agent: String,
+    /// CA certificates (file or directory) to trust instead of the system's.
+    pub ca_path: Option<String>,
+    /// A client certificate (PEM), and its key when not in the same file.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
 }
 
 impl Request {
@@ -80,7 +85,19 @@ impl Request {
             username: None,
             password: None,
             http_agent: "ansible-httpget".into(),
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
         }
+    }
+
+    /// The TLS arguments every HTTP module shares (`ca_path`, `client_cert`, `client_key`).
+    pub fn with_tls_args(mut self, args: &crate::Args) -> Request {
+        let path = |k: &str| crate::args::text(args, k).filter(|v| !v.is_empty());
+        self.ca_path = path("ca_path");
+        self.client_cert = path("client_cert");
+        self.client_key = path("client_key");
+        self
     }
 }
 
@@ -134,6 +151,15 @@ fn curl_config(r: &Request) -> String {
     if !r.validate_certs {
         c.push_str("insecure\n");
     }
+    if let Some(ca) = &r.ca_path {
+        c.push_str(&format!("{} = {}\n", if ca.ends_with('/') { "capath" } else { "cacert" }, curl_str(ca)));
+    }
+    if let Some(cert) = &r.client_cert {
+        c.push_str(&format!("cert = {}\n", curl_str(cert)));
+    }
+    if let Some(key) = &r.client_key {
+        c.push_str(&format!("key = {}\n", curl_str(key)));
+    }
     c
 }
 
@@ -154,6 +180,15 @@ fn wget_config(r: &Request) -> String {
     if !r.validate_certs {
         c.push_str("check_certificate = off\n");
     }
+    if let Some(ca) = &r.ca_path {
+        c.push_str(&format!("{} = {}\n", if ca.ends_with('/') { "ca_directory" } else { "ca_certificate" }, wget_str(ca)));
+    }
+    if let Some(cert) = &r.client_cert {
+        c.push_str(&format!("certificate = {}\n", wget_str(cert)));
+    }
+    if let Some(key) = &r.client_key {
+        c.push_str(&format!("private_key = {}\n", wget_str(key)));
+    }
     c
 }
 
@@ -167,7 +202,7 @@ fn python_config(r: &Request) -> String {
     json!({
         "url": r.url, "method": r.method, "headers": r.headers, "body": r.body.is_some(), "timeout": r.timeout,
         "follow": follow, "validate_certs": r.validate_certs, "user": r.username, "password": r.password,
-        "agent": r.http_agent, "tag": TAG,
+        "agent": r.http_agent, "tag": TAG, "ca": r.ca_path, "cert": r.client_cert, "key": r.client_key,
     })
     .to_string()
 }
@@ -188,6 +223,11 @@ class R(U.HTTPRedirectHandler):
 x=ssl.create_default_context()
 if not c['validate_certs']:
     x.check_hostname=False;x.verify_mode=ssl.CERT_NONE
+elif c['ca']:
+    import os
+    x.load_verify_locations(capath=c['ca']) if os.path.isdir(c['ca']) else x.load_verify_locations(cafile=c['ca'])
+if c['cert']:
+    x.load_cert_chain(c['cert'],c['key'])
 o=U.build_opener(R,U.HTTPSHandler(context=x))
 h={'User-Agent':c['agent']}
 h.update(dict(c['headers']))
@@ -235,7 +275,7 @@ pub fn request_script(req: &Request, out: &str) -> (String, Vec<u8>) {
     let head_fix = if req.method == "HEAD" { format!(": > {out}; ") } else { String::new() };
     let curl = format!(
         "m=$(curl -K \"$d/c\"{data} -o {out} -D \"$d/h\" -w '%{{http_code}} %{{num_redirects}} %{{url_effective}}' 2>\"$d/e\"); rc=$?; {head_fix}\
-echo \"{TAG} via curl\"; echo \"{TAG} rc $rc\"; echo \"{TAG} w $m\"; sed \"s/^/{TAG} h /\" \"$d/h\" 2>/dev/null; sed \"s/^/{TAG} err /\" \"$d/e\""
+echo \"{TAG} via curl\"; echo \"{TAG} rc $rc\"; echo \"{TAG} w $m\"; sed \"s/^/{TAG} h /\" \"$d/h\" 2>/dev/null; head -n 1 \"$d/e\" | sed \"s/^/{TAG} err /\""
     );
     let wget_method = match req.method.as_str() {
         "HEAD" => "--spider".to_string(),

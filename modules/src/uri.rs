@@ -48,6 +48,11 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("owner", ArgType::Str, "Owner of `dest`."),
     ArgSpec::new("group", ArgType::Str, "Group of `dest`."),
     ArgSpec::new("force", ArgType::Bool, "Accepted for compatibility (no cache is used).").default("no"),
+    ArgSpec::new("ca_path", ArgType::Path, "CA certificates on the host (a PEM file, or a directory ending in `/`) to trust instead of the system's."),
+    ArgSpec::new("client_cert", ArgType::Path, "A client certificate (PEM) on the host, for TLS client authentication."),
+    ArgSpec::new("client_key", ArgType::Path, "The client certificate's private key on the host, when not in `client_cert`."),
+    ArgSpec::new("decompress", ArgType::Bool, "Accepted for compatibility: the body is stored as the server sends it.").default("yes"),
+    ArgSpec::new("use_netrc", ArgType::Bool, "Accepted for compatibility: `~/.netrc` is not read.").default("yes"),
     ArgSpec::new("use_proxy", ArgType::Bool, "Accepted for compatibility: the host's client uses its usual proxy environment.").default("yes"),
 ];
 
@@ -265,7 +270,11 @@ fn build_request(args: &Args) -> Result<Request, String> {
         username: text(args, "url_username").filter(|u| !u.is_empty()),
         password: text(args, "url_password"),
         http_agent: text(args, "http_agent").unwrap_or_else(|| "ansible-httpget".into()),
-    })
+        ca_path: None,
+        client_cert: None,
+        client_key: None,
+    }
+    .with_tls_args(args))
 }
 
 #[async_trait]
