@@ -287,6 +287,9 @@ impl Module for GetUrl {
             }
         }
         if !found.is_dir && found.file.is_none() {
+            if dest.ends_with('/') {
+                return Ok(fail(&mut r, format!("Destination {} does not exist", dest.trim_end_matches('/'))));
+            }
             if !found.parent_exists {
                 return Ok(fail(&mut r, format!("Destination {} does not exist", dirname(&dest))));
             }
@@ -453,6 +456,14 @@ mod tests {
         assert!(sent[1].0.starts_with("t=$(mktemp \"$(dirname -- /srv/f.txt)\"/.provision-get_url.XXXXXXXX)"), "{}", sent[1].0);
         assert!(!sent[1].0.contains("pw"), "the password must not be in the command");
         assert_eq!((r.0["checksum_src"].clone(), r.0["checksum_dest"].clone(), r.0["md5sum"].clone()), (json!("bbb"), json!("aaa"), json!("m5")));
+        // A wanted mode goes on the temporary file before the rename: no extra round trip.
+        let b = json!({"url": "http://h/f.txt", "dest": "/srv/f.txt", "mode": "0640", "owner": "root"});
+        let installed640 = format!("{INSTALL_TAG} moved\n{}", crate::util::probe_output(&[crate::file::tests::file("0640", "root", 0, 4)]));
+        let (r, sent) = run(b, &[&format!("{TAG} absent\n{TAG} parent\n"), &download(200, "bbb", None), &installed640], false);
+        assert!(r.changed() && !r.is_failed(), "{r:?}");
+        assert_eq!(sent.len(), 3);
+        assert_eq!(r.0["mode"], "0640");
+        assert!(sent[2].0.contains("{ chmod 0640 \"$t\" && chown root \"$t\" && :; } || { rm -f \"$t\"; exit 1; }; mv -f"), "{sent:?}");
         // The download does not match: fail, and remove the temporary file.
         let (r, sent) = run(a, &[&file_answer(Some("0000")), &download(200, "bbb", Some("1111")), ""], false);
         assert!(r.is_failed());
@@ -467,6 +478,8 @@ mod tests {
         assert!(r.changed() && sent.len() == 1);
         let (r, _) = run(json!({"url": "http://h/f.txt", "dest": "/nope/f.txt"}), &[&format!("{TAG} absent\n")], false);
         assert_eq!(r.0["msg"], "Destination /nope does not exist");
+        let (r, _) = run(json!({"url": "http://h/f.txt", "dest": "/srv/new/"}), &[&format!("{TAG} absent\n{TAG} parent\n")], false);
+        assert_eq!(r.0["msg"], "Destination /srv/new does not exist");
     }
 
     #[test]

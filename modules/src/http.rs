@@ -483,10 +483,14 @@ pub(crate) async fn install(remote: &dyn Remote, tmp: &str, target: &str, attrs:
     } else {
         String::new()
     };
+    // The wanted mode and owner go on the temporary file, so that a new file is right
+    // the moment it appears (and no second round trip is needed).
+    let attrs_cmd = util::attr_commands("$t", attrs).replace("'$t'", "\"$t\"");
+    let attrs_cmd = if attrs_cmd.is_empty() { String::new() } else { format!("{{ {attrs_cmd}:; }} || {{ rm -f \"$t\"; exit 1; }}; ") };
     let script = format!(
         "t={}; p={}; if [ -f \"$p\" ] && cmp -s \"$t\" \"$p\"; then rm -f \"$t\"; echo {INSTALL_TAG} same; else \
 if [ -e \"$p\" ]; then chmod \"$(stat -c %a \"$p\")\" \"$t\"; chown \"$(stat -c %u:%g \"$p\")\" \"$t\" 2>/dev/null; else chmod 0644 \"$t\"; fi; \
-{backup_cmd}mv -f \"$t\" \"$p\" || {{ rm -f \"$t\"; exit 1; }}; echo {INSTALL_TAG} moved; fi; \
+{attrs_cmd}{backup_cmd}mv -f \"$t\" \"$p\" || {{ rm -f \"$t\"; exit 1; }}; echo {INSTALL_TAG} moved; fi; \
 echo \"{INSTALL_TAG} md5 $(md5sum < \"$p\" | cut -d' ' -f1)\"; ({})",
         quote(tmp),
         quote(target),
