@@ -174,6 +174,7 @@ fn request(args: &Args, url: &str) -> Request {
         ca_path: None,
         client_cert: None,
         client_key: None,
+        unix_socket: None,
     }
     .with_tls_args(args)
 }

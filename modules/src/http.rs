@@ -70,6 +70,8 @@ pub struct Request {
     /// A client certificate (PEM), and its key when not in the same file.
     pub client_cert: Option<String>,
     pub client_key: Option<String>,
+    /// Talk HTTP over this Unix socket (the Docker API) instead of TCP.
+    pub unix_socket: Option<String>,
 }
 
 impl Request {
@@ -88,6 +90,7 @@ impl Request {
             ca_path: None,
             client_cert: None,
             client_key: None,
+            unix_socket: None,
         }
     }
 
@@ -97,6 +100,7 @@ impl Request {
         self.ca_path = path("ca_path");
         self.client_cert = path("client_cert");
         self.client_key = path("client_key");
+        self.unix_socket = path("unix_socket");
         self
     }
 }
@@ -160,6 +164,9 @@ fn curl_config(r: &Request) -> String {
     if let Some(key) = &r.client_key {
         c.push_str(&format!("key = {}\n", curl_str(key)));
     }
+    if let Some(sock) = &r.unix_socket {
+        c.push_str(&format!("unix-socket = {}\n", curl_str(sock)));
+    }
     c
 }
 
@@ -202,7 +209,7 @@ fn python_config(r: &Request) -> String {
     json!({
         "url": r.url, "method": r.method, "headers": r.headers, "body": r.body.is_some(), "timeout": r.timeout,
         "follow": follow, "validate_certs": r.validate_certs, "user": r.username, "password": r.password,
-        "agent": r.http_agent, "tag": TAG, "ca": r.ca_path, "cert": r.client_cert, "key": r.client_key,
+        "agent": r.http_agent, "tag": TAG, "ca": r.ca_path, "cert": r.client_cert, "key": r.client_key, "sock": r.unix_socket,
     })
     .to_string()
 }
@@ -228,7 +235,17 @@ elif c['ca']:
     x.load_verify_locations(capath=c['ca']) if os.path.isdir(c['ca']) else x.load_verify_locations(cafile=c['ca'])
 if c['cert']:
     x.load_cert_chain(c['cert'],c['key'])
-o=U.build_opener(R,U.HTTPSHandler(context=x))
+hs=[R,U.HTTPSHandler(context=x)]
+if c['sock']:
+    import http.client,socket
+    class S(http.client.HTTPConnection):
+        def connect(s):
+            s.sock=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM);s.sock.settimeout(c['timeout']);s.sock.connect(c['sock'])
+    class SH(U.HTTPHandler):
+        def http_open(s,q):
+            return s.do_open(S,q)
+    hs.append(SH)
+o=U.build_opener(*hs)
 h={'User-Agent':c['agent']}
 h.update(dict(c['headers']))
 if c['user'] is not None:
@@ -289,9 +306,11 @@ echo \"{TAG} via wget\"; echo \"{TAG} rc $rc\"; sed -n \"s/^  /{TAG} h /p\" \"$d
     let python = format!("echo \"{TAG} via python3\"; python3 -c {} \"$d/p\" \"$d/b\" {out} 2>&1 | sed \"/^{TAG} /!s/^/{TAG} err /\"", quote(PYTHON));
     let script = format!(
         "{split}if command -v curl >/dev/null 2>&1; then {curl}; \
-elif command -v wget >/dev/null 2>&1 && wget --version 2>/dev/null | grep -q 'GNU Wget'; then {wget}; \
+elif {no_wget}command -v wget >/dev/null 2>&1 && wget --version 2>/dev/null | grep -q 'GNU Wget'; then {wget}; \
 elif command -v python3 >/dev/null 2>&1; then {python}; \
-else echo \"{TAG} err no HTTP client on the host: install curl, wget or python3\"; fi"
+else echo \"{TAG} err no HTTP client on the host: install curl, wget or python3\"; fi",
+        // wget cannot talk over a Unix socket.
+        no_wget = if req.unix_socket.is_some() { "false && " } else { "" }
     );
     (script, stdin)
 }
@@ -594,6 +613,15 @@ mod tests {
         assert_eq!(mask_url("https://u:pw@h:8/p?q=1"), "https://u:********@h:8/p?q=1");
         assert_eq!(mask_url("https://u@h/"), "https://u@h/");
         assert_eq!(mask_url("http://h/a@b"), "http://h/a@b");
+    }
+
+    #[test]
+    fn unix_sockets_skip_wget() {
+        let r = Request { unix_socket: Some("/run/docker.sock".into()), ..Request::get("http://localhost/version") };
+        let (script, stdin) = request_script(&r, "\"$d/o\"");
+        assert!(script.contains("elif false && command -v wget"), "{script}");
+        let stdin = String::from_utf8(stdin).unwrap();
+        assert!(stdin.contains("unix-socket = \"/run/docker.sock\"") && stdin.contains("\"sock\":\"/run/docker.sock\""), "{stdin}");
     }
 
     #[test]

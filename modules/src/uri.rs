@@ -49,6 +49,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("group", ArgType::Str, "Group of `dest`."),
     ArgSpec::new("force", ArgType::Bool, "Accepted for compatibility (no cache is used).").default("no"),
     ArgSpec::new("ca_path", ArgType::Path, "CA certificates on the host (a PEM file, or a directory ending in `/`) to trust instead of the system's."),
+    ArgSpec::new("unix_socket", ArgType::Path, "Send the request over this Unix socket on the host (the Docker API: `/var/run/docker.sock`); the URL's host is only the Host header. Needs curl or python3."),
     ArgSpec::new("client_cert", ArgType::Path, "A client certificate (PEM) on the host, for TLS client authentication."),
     ArgSpec::new("client_key", ArgType::Path, "The client certificate's private key on the host, when not in `client_cert`."),
     ArgSpec::new("decompress", ArgType::Bool, "Accepted for compatibility: the body is stored as the server sends it.").default("yes"),
@@ -273,6 +274,7 @@ fn build_request(args: &Args) -> Result<Request, String> {
         ca_path: None,
         client_cert: None,
         client_key: None,
+        unix_socket: None,
     }
     .with_tls_args(args))
 }
