@@ -2,8 +2,8 @@
 //! /tmp/provision-test-net/. Needs `tests/fleet/fleet up`.
 //!
 //! HTTP goes to servers started on h5 itself, bound to its own 127.0.0.1 (the plain
-//! `python3 -m http.server` on port 18080, a small JSON echo server on 18081): the
-//! traffic never leaves the host. `pip` installs `six` from PyPI into a venv.
+//! `python3 -m http.server` on ports 18080 and 18082, a small JSON echo server on
+//! 18081), stopped when each test ends: the traffic never leaves the host. `pip` installs `six` from PyPI into a venv.
 //! The host has python3 but neither curl nor wget, so the modules use their python3
 //! client there (curl and wget are exercised against the same servers on the control
 //! machine by `http_clients_on_the_control_machine`).
@@ -14,7 +14,9 @@ use common::*;
 
 const HOST: &str = "h5";
 const BASE: &str = "/tmp/provision-test-net";
+/// get_url's file server; uri's file server and echo server.
 const SERVE: u16 = 18080;
+const URI_SERVE: u16 = 18082;
 const ECHO: u16 = 18081;
 
 /// Run shell on the test host (ad hoc); returns the exit status and the output.
@@ -44,18 +46,36 @@ class H(BaseHTTPRequestHandler):
 HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 "#;
 
-/// Files served on h5, and both servers running (started once, left running).
-fn servers() {
-    let script = format!(
+/// Servers running on h5 for one test; dropping it (also when the test fails) stops them.
+struct Servers(Vec<u16>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for port in &self.0 {
+            let _ = on_host(&format!("cd {BASE} && test -f {port}.pid && kill $(cat {port}.pid) 2>/dev/null; rm -f {port}.pid; true"));
+        }
+    }
+}
+
+/// Serve {BASE}/www with `python3 -m http.server` on `serve`, and the echo server on
+/// `echo`, both bound to h5's own 127.0.0.1.
+fn servers(serve: u16, echo: Option<u16>) -> Servers {
+    let mut script = format!(
         "set -e; mkdir -p {BASE}/www; cd {BASE}; printf 'hello\\n' > www/hello.txt; printf '{{\"a\": [1, 2], \"b\": \"x\"}}\\n' > www/data.json; \
-sha256sum www/hello.txt | sed 's| www/| |' > www/SHA256SUMS; printf '%s' '{echo}' > echo.py; \
-if ! ss -ltn | grep -q ':{SERVE} '; then setsid nohup python3 -m http.server {SERVE} --bind 127.0.0.1 --directory {BASE}/www > serve.log 2>&1 < /dev/null & fi; \
-if ! ss -ltn | grep -q ':{ECHO} '; then setsid nohup python3 echo.py {ECHO} > echo.log 2>&1 < /dev/null & fi; \
-for i in $(seq 50); do ss -ltn | grep -q ':{SERVE} ' && ss -ltn | grep -q ':{ECHO} ' && exit 0; sleep 0.2; done; exit 1",
-        echo = ECHO_PY.replace('\'', "'\\''")
+sha256sum www/hello.txt | sed 's| www/| |' > www/SHA256SUMS; printf '%s' '{}' > echo.py; \
+if ! ss -ltn | grep -q ':{serve} '; then setsid nohup python3 -m http.server {serve} --bind 127.0.0.1 --directory {BASE}/www > {serve}.log 2>&1 < /dev/null & echo $! > {serve}.pid; fi; ",
+        ECHO_PY.replace('\'', "'\\''")
     );
+    let mut ports = vec![serve];
+    if let Some(e) = echo {
+        script.push_str(&format!("if ! ss -ltn | grep -q ':{e} '; then setsid nohup python3 echo.py {e} > {e}.log 2>&1 < /dev/null & echo $! > {e}.pid; fi; "));
+        ports.push(e);
+    }
+    let wait: Vec<String> = ports.iter().map(|p| format!("ss -ltn | grep -q ':{p} '")).collect();
+    script.push_str(&format!("for i in $(seq 50); do {} && exit 0; sleep 0.2; done; exit 1", wait.join(" && ")));
     let (rc, out) = on_host(&script);
     assert_eq!(rc, 0, "{out}");
+    Servers(ports)
 }
 
 #[test]
@@ -136,7 +156,7 @@ fn get_url_tasks(d: &str) -> String {
 
 #[test]
 fn get_url_from_a_server_on_the_host() {
-    servers();
+    let _servers = servers(SERVE, None);
     let d = format!("{BASE}/dl");
     let (rc, out) = on_host(&format!("rm -rf {d} && mkdir -p {d}"));
     assert_eq!(rc, 0, "{out}");
@@ -186,7 +206,7 @@ fn get_url_from_a_server_on_the_host() {
 
 #[test]
 fn uri_against_servers_on_the_host() {
-    servers();
+    let _servers = servers(URI_SERVE, Some(ECHO));
     let d = format!("{BASE}/uri");
     let (rc, out) = on_host(&format!("rm -rf {d} {BASE}/www/late.txt && mkdir -p {d}"));
     assert_eq!(rc, 0, "{out}");
@@ -197,11 +217,11 @@ fn uri_against_servers_on_the_host() {
         HOST,
         "gets.yml",
         &format!(
-            "    - uri:\n        url: http://127.0.0.1:{SERVE}/hello.txt\n        return_content: yes\n      register: a\n\
-\x20   - uri:\n        url: http://127.0.0.1:{SERVE}/data.json\n      register: j\n\
-\x20   - uri:\n        url: http://127.0.0.1:{SERVE}/missing\n        status_code: [404]\n      register: n\n\
+            "    - uri:\n        url: http://127.0.0.1:{URI_SERVE}/hello.txt\n        return_content: yes\n      register: a\n\
+\x20   - uri:\n        url: http://127.0.0.1:{URI_SERVE}/data.json\n      register: j\n\
+\x20   - uri:\n        url: http://127.0.0.1:{URI_SERVE}/missing\n        status_code: [404]\n      register: n\n\
 \x20   - uri:\n        url: http://127.0.0.1:{ECHO}/redirect\n      register: r\n\
-\x20   - uri:\n        url: http://127.0.0.1:{SERVE}/hello.txt\n        dest: {d}/hello.txt\n      register: w\n\
+\x20   - uri:\n        url: http://127.0.0.1:{URI_SERVE}/hello.txt\n        dest: {d}/hello.txt\n      register: w\n\
 \x20     when: not ansible_check_mode\n\
 \x20   - assert:\n        that:\n          - a.status == 200\n          - a.content == 'hello\\n'\n          - a.msg == 'OK (6 bytes)'\n          - a.content_length == '6'\n\
 \x20         - not a.changed\n          - j.json.a == [1, 2]\n          - j.content_type == 'application/json'\n          - j.content is not defined\n\
@@ -222,9 +242,9 @@ fn uri_against_servers_on_the_host() {
         &format!(
             "    - uri:\n        url: http://127.0.0.1:{ECHO}/items\n        method: POST\n        body_format: json\n        body:\n          name: disk x\n          n: [1, 2]\n        status_code: [200, 201]\n        url_username: me\n        url_password: \"p@ss'w\\\"rd\"\n        headers:\n          X-Test: 'yes'\n      register: p\n\
 \x20   - uri:\n        url: http://127.0.0.1:{ECHO}/form\n        method: PUT\n        body_format: form-urlencoded\n        body:\n          a: b c\n          d: '&'\n      register: f\n\
-\x20   - uri:\n        url: http://127.0.0.1:{SERVE}/missing\n      register: m\n      ignore_errors: yes\n\
+\x20   - uri:\n        url: http://127.0.0.1:{URI_SERVE}/missing\n      register: m\n      ignore_errors: yes\n\
 \x20   - shell: (sleep 2; echo late > {BASE}/www/late.txt) > /dev/null 2>&1 &\n\
-\x20   - uri:\n        url: http://127.0.0.1:{SERVE}/late.txt\n      register: l\n      until: l.status == 200\n      retries: 20\n      delay: 1\n\
+\x20   - uri:\n        url: http://127.0.0.1:{URI_SERVE}/late.txt\n      register: l\n      until: l.status == 200\n      retries: 20\n      delay: 1\n\
 \x20   - assert:\n        that:\n          - p.status == 201\n          - p.json.method == 'POST'\n          - \"p.json.body == '{{\\\"name\\\": \\\"disk x\\\", \\\"n\\\": [1, 2]}}'\"\n\
 \x20         - p.json.content_type == 'application/json'\n          - p.json.auth == 'Basic bWU6cEBzcyd3InJk'\n          - p.json.x_test == 'yes'\n          - p.cookies.sid == 'abc'\n\
 \x20         - \"f.json.body == 'a=b+c&d=%26'\"\n          - m.failed\n          - \"m.msg == 'Status code was 404 and not [200]: HTTP Error 404: File not found'\"\n\
