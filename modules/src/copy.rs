@@ -162,7 +162,7 @@ impl Opts {
 
 /// Python's `json.dumps` (what Ansible writes for a list or dict `content`): `", "` and
 /// `": "` separators, non-ASCII escaped.
-fn python_json(v: &Value) -> String {
+pub(crate) fn python_json(v: &Value) -> String {
     match v {
         Value::String(s) => {
             let mut out = String::new();

@@ -50,6 +50,10 @@ pub mod nvidia_driver;
 pub mod conda;
 pub mod docker;
 pub mod jupyterhub;
+pub mod http;
+pub mod uri;
+pub mod get_url;
+pub mod pip;
 
 pub use args::{validate, ArgError, ArgSpec, ArgType};
 
@@ -150,7 +154,7 @@ pub trait Module: Send + Sync {
 
 /// Every built-in module, by name.
 pub fn registry() -> Vec<&'static dyn Module> {
-    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &git::Git, &apt_repository::AptRepository, &deb822_repository::Deb822Repository, &apt_key::AptKey, &sudoers::Sudoers, &nvidia_driver::NvidiaDriver, &conda::Conda, &docker::container::DockerContainer, &docker::image::DockerImage, &docker::network::DockerNetwork, &docker::compose::DockerCompose, &docker::compose::DockerComposeV2, &jupyterhub::JupyterHub]
+    vec![&ping::Ping, &command::Command, &command::Shell, &command::Raw, &setup::Setup, &lineinfile::LineInFile, &blockinfile::BlockInFile, &replace::Replace, &file::File, &copy::Copy, &stat::Stat, &user::User, &group::Group, &authorized_key::AuthorizedKey, &apt::Apt, &apt::PackageFacts, &package::Package, &service::Service, &service::Systemd, &service::SystemdService, &service::ServiceFacts, &slurp::Slurp, &fetch::Fetch, &find::Find, &sysctl::Sysctl, &cron::Cron, &hostname::Hostname, &wait_for::WaitFor, &timezone::Timezone, &unarchive::Unarchive, &git::Git, &apt_repository::AptRepository, &deb822_repository::Deb822Repository, &apt_key::AptKey, &sudoers::Sudoers, &nvidia_driver::NvidiaDriver, &conda::Conda, &docker::container::DockerContainer, &docker::image::DockerImage, &docker::network::DockerNetwork, &docker::compose::DockerCompose, &docker::compose::DockerComposeV2, &jupyterhub::JupyterHub, &uri::Uri, &get_url::GetUrl, &pip::Pip]
 }
 
 /// Find a module by its name, with or without the `ansible.builtin.` (or
