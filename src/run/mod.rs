@@ -15,7 +15,6 @@ pub mod shard;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use minijinja::Environment;
 use provision_modules::{Args, Context, Module, ModuleResult, RemoteError};
 use serde_json::{Map, Value};
 
@@ -59,22 +58,6 @@ impl Stats {
     }
 }
 
-/// Render `{{ }}` in the string values of `args` with the host's variables.
-fn render_args(env: &Environment<'_>, args: &Args, vars: &Map<String, Value>) -> Result<Args, String> {
-    fn walk(env: &Environment<'_>, v: &Value, ctx: &minijinja::Value) -> Result<Value, String> {
-        Ok(match v {
-            Value::String(s) if s.contains("{{") || s.contains("{%") => {
-                Value::String(env.render_str(s, ctx).map_err(|e| format!("template error in `{s}`: {e}"))?)
-            }
-            Value::Array(a) => Value::Array(a.iter().map(|x| walk(env, x, ctx)).collect::<Result<_, _>>()?),
-            Value::Object(m) => Value::Object(m.iter().map(|(k, x)| Ok((k.clone(), walk(env, x, ctx)?))).collect::<Result<_, String>>()?),
-            other => other.clone(),
-        })
-    }
-    let ctx = minijinja::Value::from(minijinja::value::Serde(vars));
-    args.iter().map(|(k, v)| Ok((k.clone(), walk(env, v, &ctx)?))).collect()
-}
-
 /// The variables a host runs with: inventory, then extra vars on top.
 pub fn host_vars(inv: &Inventory, host: &str, extra: &Map<String, Value>) -> Map<String, Value> {
     let mut vars = inv.host_vars(host).unwrap_or_default();
@@ -88,14 +71,19 @@ pub fn host_vars(inv: &Inventory, host: &str, extra: &Map<String, Value>) -> Map
 /// Run one module ad-hoc on every host; results go to `out` as they come.
 pub async fn adhoc(inv: &Inventory, run: &Adhoc<'_>, out: &Human) -> Result<Stats, Diagnostic> {
     let ssh = SshConfig::load_default();
-    let mut env = Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // The playbook engine's templar: Ansible's filters, tests and lookups in ad-hoc args too.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let templar = crate::template::Templar::new(&cwd);
     // Resolve everything first: a mistake in any host's variables stops the run here.
     let mut jobs = Vec::with_capacity(run.hosts.len());
     for host in &run.hosts {
         let vars = host_vars(inv, host, run.extra_vars);
         let target = Target::resolve(host, &vars, run.conn, &ssh)?;
-        let args = render_args(&env, &run.args, &vars).map_err(|e| Diagnostic::new(format!("host `{host}`: {e}")))?;
+        let args = match templar.render_value(&Value::Object(run.args.clone()), &vars, std::slice::from_ref(&cwd)) {
+            Ok(Value::Object(m)) => m.into_iter().filter(|(_, v)| v.as_str() != Some(crate::template::OMIT)).collect(),
+            Ok(_) => Args::new(),
+            Err(e) => return Err(Diagnostic::new(format!("host `{host}`: {e}"))),
+        };
         jobs.push((target, args));
     }
     let mut stats = Stats::default();

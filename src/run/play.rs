@@ -1494,7 +1494,19 @@ impl<'a> Engine<'a> {
             Err(e) => return failed(format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default())),
         };
         // The connection: command line < play/block/task keywords < host variables.
-        let conn = self.conn_for(kw);
+        // Connection keywords are templated with the host's variables (`become_user: "{{ u }}"`).
+        let mut ckw = Map::new();
+        for key in ["become", "become_user", "become_method", "remote_user", "connection", "timeout"] {
+            if let Some(v) = kw.get(key) {
+                match env.templar.render_value(v, vars, &env.search) {
+                    Ok(r) => {
+                        ckw.insert(key.to_string(), r);
+                    }
+                    Err(e) => return failed(format!("{e} (in `{key}` of the task at {})", task.loc)),
+                }
+            }
+        }
+        let conn = self.conn_for(&ckw);
         let target_vars = if conn_host == host { vars.clone() } else { self.delegate_vars(conn_host) };
         let target = match Target::resolve(conn_host, &target_vars, &conn, &self.ssh) {
             Ok(t) => t,

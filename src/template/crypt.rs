@@ -91,11 +91,20 @@ pub(super) fn password_hash(secret: &str, hashtype: &str, salt: Option<&str>, sa
         }
         _ => random_string(salt_size.unwrap_or(default_salt).min(max_salt), &salt_chars())?,
     };
-    Ok(match name {
+    // The same hash is asked for again and again (a variable referenced by every loop
+    // item, rendered lazily): SHA-crypt's 656,000 rounds are computed once per run.
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(String, String, String, Option<u32>), String>>> = std::sync::OnceLock::new();
+    let key = (secret.to_string(), name.to_string(), salt.clone(), rounds);
+    if let Some(h) = MEMO.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(h.clone());
+    }
+    let hash = match name {
         "md5_crypt" => md5_crypt(secret.as_bytes(), salt.as_bytes()),
         "sha256_crypt" => sha_crypt::<sha2::Sha256>(secret.as_bytes(), salt.as_bytes(), rounds.or(default_rounds).unwrap_or(5000), "5"),
         _ => sha_crypt::<sha2::Sha512>(secret.as_bytes(), salt.as_bytes(), rounds.or(default_rounds).unwrap_or(5000), "6"),
-    })
+    };
+    MEMO.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner()).insert(key, hash.clone());
+    Ok(hash)
 }
 
 /// Base-64 of crypt(3): 3 bytes → 4 characters, least significant first.
