@@ -7,7 +7,9 @@
 //! the channel, `cat` exits and the kernel drops the lock: no stale lock file to clean up.
 //! Who holds the lock is written beside it (`provision.lock.info`), so a second run can say
 //! whom it waits for; `--break-lock` ends the holder's process first (for a holder whose
-//! connection hangs half-open).
+//! connection hangs half-open). A run that reaches a host over a second connection (another
+//! `remote_user`) finds its own name there and goes on: the lock is the run's, not the
+//! connection's.
 
 use std::time::Duration;
 
@@ -20,13 +22,16 @@ pub struct LockSpec {
     pub break_lock: bool,
     /// Who we are, written into the info file ("user@controller pid N").
     pub holder: String,
+    /// Only try (no waiting, no warning, a failure not remembered): the first, parallel
+    /// pass over a play's hosts.
+    pub try_only: bool,
 }
 
 impl LockSpec {
     pub fn new(wait: Duration, break_lock: bool) -> Self {
         let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "someone".into());
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
-        LockSpec { wait, break_lock, holder: format!("{user}@{host} pid {}", std::process::id()) }
+        LockSpec { wait, break_lock, holder: format!("{user}@{host} pid {}", std::process::id()), try_only: false }
     }
 }
 
@@ -49,9 +54,10 @@ if [ -n \"$pid\" ]; then kill \"$pid\" 2>/dev/null && echo \"$T BROKE $(cat \"$L
 if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\"; exec cat >/dev/null; fi; \
 {breaker}\
 exec 9>>\"$L\" 2>/dev/null || exec 9<\"$L\" || {{ echo \"$T NOLOCK\"; exec cat >/dev/null; }}; \
-if ! flock -n 9; then echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
+H={holder}; \
+if ! flock -n 9; then if grep -qF \"by $H user\" \"$L.info\" 2>/dev/null; then echo \"$T LOCKED $L (this run)\"; exec cat >/dev/null; fi; echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
-H={holder}; {{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
+{{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
 echo \"$T LOCKED $L\"; exec cat >/dev/null"
     )
 }
@@ -113,11 +119,11 @@ mod tests {
 
     #[test]
     fn the_script_waits_only_as_asked() {
-        let spec = LockSpec { wait: Duration::from_secs(0), break_lock: false, holder: "me@here pid 1".into() };
+        let spec = LockSpec { wait: Duration::from_secs(0), break_lock: false, holder: "me@here pid 1".into(), try_only: false };
         let s = script(&spec);
         assert!(s.contains("[ 0 -eq 0 ]") && !s.contains("kill"), "{s}");
         assert!(s.contains("'me@here pid 1'"), "{s}");
-        let s = script(&LockSpec { wait: Duration::from_secs(30), break_lock: true, holder: "x".into() });
+        let s = script(&LockSpec { wait: Duration::from_secs(30), break_lock: true, holder: "x".into(), try_only: false });
         assert!(s.contains("flock -w 30 9") && s.contains("kill \"$pid\""), "{s}");
     }
 
@@ -125,7 +131,7 @@ mod tests {
     /// not possible (it picks /run/lock); its syntax is checked with `sh -n`.
     #[test]
     fn the_script_is_valid_shell() {
-        let s = script(&LockSpec { wait: Duration::from_secs(5), break_lock: true, holder: "a b'c".into() });
+        let s = script(&LockSpec { wait: Duration::from_secs(5), break_lock: true, holder: "a b'c".into(), try_only: false });
         let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&s).output().expect("sh");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }

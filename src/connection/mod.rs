@@ -277,6 +277,13 @@ impl Session {
         }
     }
 
+    /// Let go of the run lock.
+    pub async fn unlock(&self) {
+        if let Session::Ssh(s) = self {
+            s.unlock().await;
+        }
+    }
+
     /// Drop the connection (the host is going away, e.g. rebooting): the next command
     /// connects afresh.
     pub async fn disconnect(&self) {

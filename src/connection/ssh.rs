@@ -259,11 +259,13 @@ pub struct SshSession {
     reconnected: std::sync::atomic::AtomicBool,
     /// The channel that holds the run lock on the host, while we hold it.
     lock: Mutex<Option<russh::Channel<client::Msg>>>,
+    /// Why the lock could not be taken, once that is final.
+    lock_error: StdMutex<Option<String>>,
 }
 
 impl SshSession {
     pub fn new(target: Target) -> Self {
-        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None) }
+        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None), lock_error: StdMutex::new(None) }
     }
 
     /// Connect now (the run does this first, to report UNREACHABLE early).
@@ -344,11 +346,30 @@ impl SshSession {
 
     /// Take the run lock (see [`super::lock`]), once per connection.
     pub async fn lock(&self, spec: &super::lock::LockSpec) -> Result<Option<String>, RemoteError> {
-        use super::lock::{parse, script, who, Line};
         let mut held = self.lock.lock().await;
         if held.is_some() {
             return Ok(None);
         }
+        if let Some(e) = self.lock_error.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(RemoteError::Other(e));
+        }
+        let result = self.take_lock(spec, &mut held).await;
+        if let (Err(e), false) = (&result, spec.try_only) {
+            *self.lock_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Let go of the run lock (to take it again in order, see the engine's `prelock`).
+    pub async fn unlock(&self) {
+        if let Some(ch) = self.lock.lock().await.take() {
+            let _ = ch.eof().await;
+            let _ = ch.close().await;
+        }
+    }
+
+    async fn take_lock(&self, spec: &super::lock::LockSpec, held: &mut Option<russh::Channel<client::Msg>>) -> Result<Option<String>, RemoteError> {
+        use super::lock::{parse, script, who, Line};
         let mut ch = self.open().await?;
         ch.exec(true, script(spec).as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         let mut buf = String::new();
@@ -374,6 +395,7 @@ impl SshSession {
                                 *held = Some(ch);
                                 return Ok(Some("this host has no flock or no writable lock directory: running without the run lock".into()));
                             }
+                            Line::Busy(_) if spec.try_only => {}
                             Line::Busy(info) => {
                                 eprintln!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs());
                                 notes.push(format!("waited for the run lock held by {}", who(&info)));

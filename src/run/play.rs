@@ -384,6 +384,7 @@ impl<'a> Engine<'a> {
             &play.kw.iter().filter(|(k, _)| *k != "vars" && *k != "hosts" && *k != "name").map(|(k, v)| (k.clone(), v.clone())).collect(),
             None,
         );
+        self.prelock(&hosts, &scope).await;
         let free = play.kw.get("strategy").map(text).is_some_and(|s| s == "free");
         for batch in self.batches(play, &hosts, &pctx)? {
             if free {
@@ -650,6 +651,72 @@ impl<'a> Engine<'a> {
             v.insert("hostvars".into(), Value::Object(hv));
         }
         v
+    }
+
+    /// Take the run lock on the play's hosts before anything runs: first on all of them at
+    /// once without waiting; if one is busy, let go of all and take them one by one in one
+    /// fixed order (sorted connection keys), waiting as asked. Two runs over overlapping
+    /// hosts then never each hold a lock the other waits for. A host whose lock cannot be
+    /// taken fails its first task with the reason; one that cannot be reached is reported by
+    /// its first task as unreachable.
+    async fn prelock(&self, hosts: &[String], scope: &Scope) {
+        let Some(spec) = self.opts.conn.lock.clone() else { return };
+        let search = vec![self.play_dir.clone()];
+        let mut targets: Vec<(String, Target)> = Vec::new();
+        for h in hosts {
+            let vars = self.vars_for(h, scope, None, false);
+            let mut ckw = Map::new();
+            for key in ["become", "become_user", "become_method", "remote_user", "connection", "timeout"] {
+                if let Some(v) = scope.kw.get(key) {
+                    if let Ok(r) = self.templar.render_value(v, &vars, &search) {
+                        ckw.insert(key.to_string(), r);
+                    }
+                }
+            }
+            if let Ok(t) = Target::resolve(h, &vars, &self.conn_for(&ckw), &self.ssh) {
+                targets.push((format!("{:?}|{}|{}|{}", t.kind, t.address, t.port, t.user), t));
+            }
+        }
+        targets.sort_by(|a, b| a.0.cmp(&b.0));
+        targets.dedup_by(|a, b| a.0 == b.0);
+        let mut sessions = Vec::new();
+        for (_, t) in &targets {
+            sessions.push(self.session(t).await);
+        }
+        let quick = crate::connection::lock::LockSpec { wait: Duration::ZERO, try_only: true, ..spec.clone() };
+        let tried = stream::iter(sessions.iter().zip(targets.iter()))
+            .map(|(s, (_, t))| {
+                let quick = &quick;
+                async move {
+                    if s.connect().await.is_err() {
+                        return true;
+                    }
+                    match s.lock(quick).await {
+                        Ok(Some(note)) => {
+                            eprintln!("[WARNING]: {}: {note}", t.name);
+                            true
+                        }
+                        Ok(None) => true,
+                        Err(_) => false,
+                    }
+                }
+            })
+            .buffered(self.opts.forks.max(1))
+            .collect::<Vec<bool>>()
+            .await;
+        if tried.iter().all(|ok| *ok) {
+            return;
+        }
+        for s in &sessions {
+            s.unlock().await;
+        }
+        for (s, (_, t)) in sessions.iter().zip(targets.iter()) {
+            if s.connect().await.is_ok() {
+                if let Ok(Some(note)) = s.lock(&spec).await {
+                    eprintln!("[WARNING]: {}: {note}", t.name);
+                }
+            }
+        }
     }
 
     /// A session for `target`, opened once per distinct connection.
