@@ -38,11 +38,17 @@ fn wait_for_paths_and_ports() {
 \x20   - wait_for:\n        port: 22\n        timeout: 5\n      register: p\n\
 \x20   - assert:\n        that:\n          - p.port == 22\n          - p.state == 'started'\n\
 \x20   - wait_for:\n        port: 1\n        timeout: 1\n      register: n\n      ignore_errors: yes\n\
-\x20   - assert:\n        that:\n          - n.failed\n          - n.msg == 'Timeout when waiting for 127.0.0.1:1'\n"
+\x20   - assert:\n        that:\n          - n.failed\n          - n.msg == 'Timeout when waiting for 127.0.0.1:1'\n\
+\x20   - shell: echo ${{SSH_CLIENT%% *}}\n      register: c\n\
+\x20   - wait_for:\n        host: 0.0.0.0\n        port: 22\n        state: drained\n        timeout: 1\n      register: busy\n      ignore_errors: yes\n\
+\x20   - assert:\n        that:\n          - busy.failed\n          - busy.msg == 'Timeout when waiting for 0.0.0.0:22 to drain'\n\
+\x20   - wait_for:\n        host: 0.0.0.0\n        port: 22\n        state: drained\n        exclude_hosts: ['{{{{ c.stdout }}}}']\n        timeout: 20\n\
+\x20   - wait_for:\n        port: 1\n        state: stopped\n        timeout: 5\n"
         ),
     );
-    // The shell task reports a change; wait_for never does.
-    play_on(HOST, &pb, false, 1);
+    // The shell tasks report a change; wait_for never does. Our own SSH connection keeps
+    // port 22 from draining until its client address is excluded.
+    play_on(HOST, &pb, false, 2);
 }
 
 #[test]
