@@ -50,11 +50,13 @@ pub struct ArgSpec {
     pub aliases: &'static [&'static str],
     pub choices: &'static [&'static str],
     pub doc: &'static str,
+    /// Taken for Ansible's sake but not carried out: a non-empty value is an error.
+    pub unsupported: bool,
 }
 
 impl ArgSpec {
     pub const fn new(name: &'static str, kind: ArgType, doc: &'static str) -> Self {
-        ArgSpec { name, kind, required: false, default: None, aliases: &[], choices: &[], doc }
+        ArgSpec { name, kind, required: false, default: None, aliases: &[], choices: &[], doc, unsupported: false }
     }
     pub const fn required(mut self) -> Self {
         self.required = true;
@@ -72,6 +74,11 @@ impl ArgSpec {
         self.choices = choices;
         self
     }
+    /// Known to Ansible, not carried out here: [`validate`] refuses a non-empty value.
+    pub const fn unsupported(mut self) -> Self {
+        self.unsupported = true;
+        self
+    }
 }
 
 /// Ansible's common file arguments (`add_file_common_args`): the rows every module that
@@ -85,17 +92,9 @@ pub const FILE_ATTRS: &[ArgSpec] = &[
     ArgSpec::new("serole", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed."),
     ArgSpec::new("setype", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed."),
     ArgSpec::new("selevel", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed."),
-    ArgSpec::new("attributes", ArgType::Str, "Not supported (chattr flags): a task that sets it fails before touching the host.").aliases(&["attr"]),
+    ArgSpec::new("attributes", ArgType::Str, "Not supported (chattr flags): a task that sets it fails before touching the host.").aliases(&["attr"]).unsupported(),
     ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; writes are always atomic.").default("no"),
 ];
-
-/// The failure for file arguments that are in [`FILE_ATTRS`] for Ansible's sake but not
-/// carried out (`attributes`), or `None` when none of them is set.
-pub fn unsupported_file_attrs(module: &str, args: &Args) -> Option<String> {
-    text(args, "attributes")
-        .filter(|a| !a.trim().is_empty())
-        .map(|a| format!("`attributes: {a}` (chattr flags) is not supported by provision's {module}; drop it or set them with a command task"))
-}
 
 const fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -310,6 +309,11 @@ pub fn validate(module: &str, specs: &[ArgSpec], args: &Args, internal: &[&str])
             return Err(ArgError::new(Some(key), format!("argument `{}` is given twice (as `{key}` and an alias)", spec.name)));
         }
         let value = convert(spec, value.clone())?;
+        if spec.unsupported && !matches!(&value, Value::Null) && value != Value::String(String::new()) {
+            let mut err = ArgError::new(Some(spec.name), format!("argument `{}` is not supported by provision's `{module}`", spec.name));
+            err.hint = Some(format!("drop it, or use a command task for what `{}` does", spec.name));
+            return Err(err);
+        }
         if !spec.choices.is_empty() {
             let text = match &value {
                 Value::String(s) => s.clone(),
@@ -558,10 +562,10 @@ mod tests {
         assert_eq!(COMPOSED.len(), 1 + FILE_ATTRS.len());
         assert_eq!(COMPOSED[0].name, "path");
         assert_eq!(COMPOSED[1].name, "mode");
-        let out = validate("x", COMPOSED, &args(json!({"path": "/a", "attr": "+i", "owner": 0})), &[]).unwrap();
-        assert_eq!(Value::Object(out.clone()), json!({"path": "/a", "attributes": "+i", "owner": "0", "unsafe_writes": false}));
-        assert!(unsupported_file_attrs("x", &out).unwrap().contains("not supported"));
-        assert!(unsupported_file_attrs("x", &args(json!({"attributes": ""}))).is_none());
+        let out = validate("x", COMPOSED, &args(json!({"path": "/a", "attr": "", "owner": 0})), &[]).unwrap();
+        assert_eq!(Value::Object(out), json!({"path": "/a", "attributes": "", "owner": "0", "unsafe_writes": false}));
+        let err = validate("x", COMPOSED, &args(json!({"path": "/a", "attr": "+i"})), &[]).unwrap_err();
+        assert_eq!(err.message, "argument `attributes` is not supported by provision's `x`");
         const OVERRIDE: &[ArgSpec] = crate::arg_table![ArgSpec::new("mode", ArgType::Raw, "own"); FILE_ATTRS];
         assert_eq!(OVERRIDE.len(), FILE_ATTRS.len());
         assert_eq!(OVERRIDE.iter().filter(|a| a.name == "mode").map(|a| a.doc).collect::<Vec<_>>(), ["own"]);

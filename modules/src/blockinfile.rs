@@ -278,9 +278,6 @@ impl Module for BlockInFile {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("blockinfile", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let block = match block_params(args) {
             Ok(b) => b,
             Err(e) => return Ok(ModuleResult::failed(e)),

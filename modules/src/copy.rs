@@ -213,9 +213,6 @@ impl Module for Copy {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("copy", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let mut o = match Opts::parse(args) {
             Ok(o) => o,
             Err(e) => return Ok(ModuleResult::failed(e)),

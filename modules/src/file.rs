@@ -281,9 +281,6 @@ impl Module for File {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("file", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let mut o = match Opts::parse(args) {
             Ok(o) => o,
             Err(e) => return Ok(ModuleResult::failed(e)),

@@ -192,9 +192,6 @@ impl Module for GetUrl {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("get_url", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let (Some(url), Some(dest)) = (text(args, "url").filter(|u| !u.is_empty()), text(args, "dest").filter(|d| !d.is_empty())) else {
             return Ok(ModuleResult::failed("url and dest are required"));
         };

@@ -380,9 +380,6 @@ impl Module for LineInFile {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("lineinfile", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         if let Err(e) = check_args(args) {
             return Ok(ModuleResult::failed(e));
         }

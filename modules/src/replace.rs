@@ -178,9 +178,6 @@ impl Module for Replace {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("replace", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let path = text(args, "path").unwrap_or_default();
         let encoding = text(args, "encoding").unwrap_or_else(|| "utf-8".into());
         if let Err(e) = encoding_kind(&encoding) {

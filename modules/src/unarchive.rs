@@ -76,10 +76,9 @@ Ansible); a change costs a second. Check mode is supported. Not supported: `attr
 
 const TAG: &str = "__provision_unarchive_e83c__";
 
-/// Lists a zip as `TAG v KIND MODE SIZE MTIME NAME` lines (mtime from the extended
-/// timestamp field when there is one, else the DOS time read as UTC) and writes the
-/// names, one a line, to argv[3].
-const ZIP_LIST_PY: &str = r#"import sys,zipfile,struct,calendar
+/// A zip member's modification time: from the extended timestamp field when there is
+/// one, else the DOS time read as UTC. Starts both python programs below.
+const ZIP_MTIME_PY: &str = r#"import sys,os,zipfile,struct,calendar
 def mt(i):
     t=calendar.timegm(tuple(i.date_time)+(0,0,-1)); x=i.extra
     while len(x)>=4:
@@ -87,7 +86,11 @@ def mt(i):
         if h==0x5455 and n>=5 and x[4]&1: t=struct.unpack('<i',x[5:9])[0]
         x=x[4+n:]
     return t
-z=zipfile.ZipFile(sys.argv[1]); o=open(sys.argv[3],'w')
+"#;
+
+/// Lists a zip as `TAG v KIND MODE SIZE MTIME NAME` lines and writes the names, one a
+/// line, to argv[3].
+const ZIP_LIST_PY: &str = r#"z=zipfile.ZipFile(sys.argv[1]); o=open(sys.argv[3],'w')
 for i in z.infolist():
     a=i.external_attr>>16 if i.create_system==3 else 0
     k='d' if i.is_dir() else ('l' if a&0o170000==0o120000 else '-')
@@ -96,19 +99,12 @@ for i in z.infolist():
 
 /// Extracts argv[3:] (every member when none is named) of zip argv[1] into argv[2]:
 /// permissions as stored (as unzip does), symlinks as links, modification times set.
-const ZIP_EXTRACT_PY: &str = r#"import sys,os,zipfile,struct,calendar
-def mt(i):
-    t=calendar.timegm(tuple(i.date_time)+(0,0,-1)); x=i.extra
-    while len(x)>=4:
-        h,n=struct.unpack('<HH',x[:4])
-        if h==0x5455 and n>=5 and x[4]&1: t=struct.unpack('<i',x[5:9])[0]
-        x=x[4+n:]
-    return t
-z=zipfile.ZipFile(sys.argv[1]); d=sys.argv[2]; sel=set(sys.argv[3:]); dirs=[]
+const ZIP_EXTRACT_PY: &str = r#"z=zipfile.ZipFile(sys.argv[1]); d=sys.argv[2]; sel=set(sys.argv[3:]); dirs=[]
 for i in z.infolist():
     if sel and i.filename not in sel: continue
     a=i.external_attr>>16 if i.create_system==3 else 0; t=mt(i)
     if a&0o170000==0o120000:
+        if '..' in i.filename.split('/'): continue
         p=os.path.join(d,i.filename.lstrip('/')); os.makedirs(os.path.dirname(p) or '.',exist_ok=True)
         if os.path.lexists(p): os.remove(p)
         os.symlink(z.read(i).decode(),p); continue
@@ -218,7 +214,7 @@ tar -tv --numeric-owner --full-time -{z}f \"$a\"{o} 2>/dev/null | sed 's/^/{TAG}
             "if command -v python3 >/dev/null 2>&1; then python3 -c {} \"$a\" {TAG} \"$T/n\" 2>\"$T/e\" || {bad}; \
 elif command -v unzip >/dev/null 2>&1; then echo {TAG} namesonly; unzip -Z1 \"$a\" > \"$T/n\" 2>\"$T/e\" || {bad}; \
 else echo {TAG} nozip; exit 0; fi; ",
-            quote(ZIP_LIST_PY)
+            quote(&format!("{ZIP_MTIME_PY}{ZIP_LIST_PY}"))
         )),
     }
     // The members and their top folders, stat'ed in one go; a missing one prints nothing.
@@ -535,7 +531,7 @@ fn extract_command(p: &Plan, names: &[String], keep_newer: bool) -> String {
         }
         None => format!(
             "if command -v unzip >/dev/null 2>&1; then unzip -o{extra} \"$a\"{listed} -d \"$D\"; else python3 -c {} \"$a\" \"$D\"{listed}; fi",
-            quote(ZIP_EXTRACT_PY)
+            quote(&format!("{ZIP_MTIME_PY}{ZIP_EXTRACT_PY}"))
         ),
     }
 }
@@ -564,9 +560,6 @@ impl Module for Unarchive {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("unarchive", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let (Some(src), Some(dest)) = (text(args, "src").filter(|s| !s.is_empty()), text(args, "dest").filter(|s| !s.is_empty())) else {
             return Ok(ModuleResult::failed("src and dest are required for module `unarchive`"));
         };

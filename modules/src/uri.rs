@@ -284,9 +284,6 @@ impl Module for Uri {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError> {
-        if let Some(msg) = crate::args::unsupported_file_attrs("uri", args) {
-            return Ok(ModuleResult::failed(msg));
-        }
         let req = match build_request(args) {
             Ok(r) => r,
             Err(e) => return Ok(ModuleResult::failed(e)),
