@@ -50,11 +50,13 @@ pub struct ArgSpec {
     pub aliases: &'static [&'static str],
     pub choices: &'static [&'static str],
     pub doc: &'static str,
+    /// Taken for Ansible's sake but not carried out: a non-empty value is an error.
+    pub unsupported: bool,
 }
 
 impl ArgSpec {
     pub const fn new(name: &'static str, kind: ArgType, doc: &'static str) -> Self {
-        ArgSpec { name, kind, required: false, default: None, aliases: &[], choices: &[], doc }
+        ArgSpec { name, kind, required: false, default: None, aliases: &[], choices: &[], doc, unsupported: false }
     }
     pub const fn required(mut self) -> Self {
         self.required = true;
@@ -72,6 +74,109 @@ impl ArgSpec {
         self.choices = choices;
         self
     }
+    /// Known to Ansible, not carried out here: [`validate`] refuses a non-empty value.
+    pub const fn unsupported(mut self) -> Self {
+        self.unsupported = true;
+        self
+    }
+}
+
+/// Ansible's common file arguments (`add_file_common_args`): the rows every module that
+/// writes files shares. Compose a module's table from its own rows and these with
+/// [`arg_table!`](crate::arg_table).
+pub const FILE_ATTRS: &[ArgSpec] = &[
+    ArgSpec::new("mode", ArgType::Raw, "Permissions: octal (`'0644'`; YAML `0644` unquoted is read as that octal number) or symbolic (`u=rw,g=r,o=`, `u+x`)."),
+    ArgSpec::new("owner", ArgType::Str, "User name or uid that should own the file."),
+    ArgSpec::new("group", ArgType::Str, "Group name or gid that should own the file."),
+    ArgSpec::new("seuser", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed (Debian hosts run without SELinux, where Ansible ignores it too)."),
+    ArgSpec::new("serole", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed."),
+    ArgSpec::new("setype", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed."),
+    ArgSpec::new("selevel", ArgType::Str, "Accepted for compatibility: SELinux contexts are not managed."),
+    ArgSpec::new("attributes", ArgType::Str, "Not supported (chattr flags): a task that sets it fails before touching the host.").aliases(&["attr"]).unsupported(),
+    ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; writes are always atomic.").default("no"),
+];
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether row `j` of part `i` is kept: a row named in an earlier part overrides it (a
+/// module's own `mode` row with its own default or wording wins over the shared one).
+const fn kept(parts: &[&[ArgSpec]], i: usize, j: usize) -> bool {
+    let mut p = 0;
+    while p < i {
+        let mut q = 0;
+        while q < parts[p].len() {
+            if same(parts[p][q].name, parts[i][j].name) {
+                return false;
+            }
+            q += 1;
+        }
+        p += 1;
+    }
+    true
+}
+
+/// How many rows `parts` give together (the length of [`concat`]'s result).
+pub const fn total(parts: &[&[ArgSpec]]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        let mut j = 0;
+        while j < parts[i].len() {
+            if kept(parts, i, j) {
+                n += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// `parts` one after the other, at compile time, less the rows an earlier part already
+/// names. `N` must be [`total`]`(parts)`; [`arg_table!`](crate::arg_table) works it out.
+pub const fn concat<const N: usize>(parts: &[&[ArgSpec]]) -> [ArgSpec; N] {
+    let mut out = [ArgSpec::new("", ArgType::Raw, ""); N];
+    let (mut i, mut k) = (0, 0);
+    while i < parts.len() {
+        let mut j = 0;
+        while j < parts[i].len() {
+            if kept(parts, i, j) {
+                out[k] = parts[i][j];
+                k += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(k == N, "arg_table: N is not the number of rows");
+    out
+}
+
+/// A module's `&'static [ArgSpec]` table from its own rows followed by shared tables:
+/// `arg_table![ArgSpec::new(..), ArgSpec::new(..); FILE_ATTRS]`. An own row overrides
+/// the shared row of the same name.
+#[macro_export]
+macro_rules! arg_table {
+    ($($row:expr),* $(,)? ; $($shared:expr),+ $(,)?) => {{
+        const OWN: &[$crate::args::ArgSpec] = &[$($row),*];
+        const PARTS: &[&[$crate::args::ArgSpec]] = &[OWN, $($shared),+];
+        const N: usize = $crate::args::total(PARTS);
+        const TABLE: [$crate::args::ArgSpec; N] = $crate::args::concat::<N>(PARTS);
+        &TABLE
+    }};
 }
 
 /// What is wrong with a module's arguments. `argument` names the offending one.
@@ -204,6 +309,11 @@ pub fn validate(module: &str, specs: &[ArgSpec], args: &Args, internal: &[&str])
             return Err(ArgError::new(Some(key), format!("argument `{}` is given twice (as `{key}` and an alias)", spec.name)));
         }
         let value = convert(spec, value.clone())?;
+        if spec.unsupported && !matches!(&value, Value::Null) && value != Value::String(String::new()) {
+            let mut err = ArgError::new(Some(spec.name), format!("argument `{}` is not supported by provision's `{module}`", spec.name));
+            err.hint = Some(format!("drop it, or use a command task for what `{}` does", spec.name));
+            return Err(err);
+        }
         if !spec.choices.is_empty() {
             let text = match &value {
                 Value::String(s) => s.clone(),
@@ -443,6 +553,22 @@ mod tests {
         assert_eq!(closest("prdo", ["prod", "dev"]), Some("prod"));
         assert_eq!(closest("zzzz", ["prod", "dev"]), None);
         assert_eq!(closest("taks", ["tags", "tasks"]), Some("tasks"));
+    }
+
+    const COMPOSED: &[ArgSpec] = crate::arg_table![ArgSpec::new("path", ArgType::Path, "p").required(); FILE_ATTRS];
+
+    #[test]
+    fn tables_compose_with_the_shared_file_rows() {
+        assert_eq!(COMPOSED.len(), 1 + FILE_ATTRS.len());
+        assert_eq!(COMPOSED[0].name, "path");
+        assert_eq!(COMPOSED[1].name, "mode");
+        let out = validate("x", COMPOSED, &args(json!({"path": "/a", "attr": "", "owner": 0})), &[]).unwrap();
+        assert_eq!(Value::Object(out), json!({"path": "/a", "attributes": "", "owner": "0", "unsafe_writes": false}));
+        let err = validate("x", COMPOSED, &args(json!({"path": "/a", "attr": "+i"})), &[]).unwrap_err();
+        assert_eq!(err.message, "argument `attributes` is not supported by provision's `x`");
+        const OVERRIDE: &[ArgSpec] = crate::arg_table![ArgSpec::new("mode", ArgType::Raw, "own"); FILE_ATTRS];
+        assert_eq!(OVERRIDE.len(), FILE_ATTRS.len());
+        assert_eq!(OVERRIDE.iter().filter(|a| a.name == "mode").map(|a| a.doc).collect::<Vec<_>>(), ["own"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
 pub struct BlockInFile;
 
-const ARGS: &[ArgSpec] = &[
+const ARGS: &[ArgSpec] = crate::arg_table![
     ArgSpec::new("path", ArgType::Path, "The file to modify.").required().aliases(&["dest", "destfile", "name"]),
     ArgSpec::new("state", ArgType::Str, "Whether the block should be there or not.").default("present").choices(&["absent", "present"]),
     ArgSpec::new("marker", ArgType::Str, "The marker line template; `{mark}` becomes `marker_begin` or `marker_end`.").default("# {mark} ANSIBLE MANAGED BLOCK"),
@@ -35,14 +35,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("marker_end", ArgType::Str, "What `{mark}` becomes in the last marker line.").default("END"),
     ArgSpec::new("append_newline", ArgType::Bool, "Add a blank line after the block unless one is already there (or the block ends the file).").default("no"),
     ArgSpec::new("prepend_newline", ArgType::Bool, "Add a blank line before the block unless one is already there (or the block starts the file).").default("no"),
-    ArgSpec::new("mode", ArgType::Raw, "Permissions of the file: octal (`'0644'`) or symbolic (`u=rw,g=r,o=`)."),
-    ArgSpec::new("owner", ArgType::Str, "Owner of the file (name or uid)."),
-    ArgSpec::new("group", ArgType::Str, "Group of the file (name or gid)."),
-    ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; writes are always atomic.").default("no"),
-    ArgSpec::new("seuser", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
-    ArgSpec::new("serole", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
-    ArgSpec::new("setype", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
-    ArgSpec::new("selevel", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
+    ; crate::args::FILE_ATTRS
 ];
 
 static DOC: ModuleDoc = ModuleDoc {

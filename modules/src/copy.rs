@@ -28,7 +28,7 @@ use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
 pub struct Copy;
 
-const ARGS: &[ArgSpec] = &[
+const ARGS: &[ArgSpec] = crate::arg_table![
     ArgSpec::new("src", ArgType::Path, "File or directory on the control machine (or on the host with `remote_src`). A directory is copied with its contents; ending in `/`, only its contents."),
     ArgSpec::new("content", ArgType::Raw, "The file's content, instead of `src` (a list or dict is written as JSON)."),
     ArgSpec::new("dest", ArgType::Path, "Where to copy to on the host. Ending in `/`, or an existing directory: the file goes inside it as `basename(src)`.").required(),
@@ -41,10 +41,8 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("follow", ArgType::Bool, "When `dest` is a symlink, write its target (else the link is replaced by a file).").default("no"),
     ArgSpec::new("checksum", ArgType::Str, "Expected SHA-1 of the file; the task fails when the source differs."),
     ArgSpec::new("mode", ArgType::Raw, "Permissions of the file: octal, symbolic (`u=rw,g=r`), or `preserve` (the source's). Default: the replaced file's, or 0666 less the umask."),
-    ArgSpec::new("owner", ArgType::Str, "User name or uid that should own the file."),
-    ArgSpec::new("group", ArgType::Str, "Group name or gid that should own the file."),
     ArgSpec::new("decrypt", ArgType::Bool, "Decrypt a vault-encrypted `src` file on the controller before sending it.").default("yes"),
-    ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; writes are always atomic.").default("no"),
+    ; crate::args::FILE_ATTRS
 ];
 
 static DOC: ModuleDoc = ModuleDoc {

@@ -32,7 +32,7 @@ use crate::args::text;
 
 pub struct File;
 
-const ARGS: &[ArgSpec] = &[
+const ARGS: &[ArgSpec] = crate::arg_table![
     ArgSpec::new("path", ArgType::Path, "Path to the file being managed.").required().aliases(&["dest", "name"]),
     ArgSpec::new(
         "state",
@@ -47,13 +47,12 @@ empty file or updates the times. Default: the current state if the path exists, 
     ArgSpec::new("force", ArgType::Bool, "Create the link even if `src` does not exist yet, or replace a file or an empty directory at `path`.").default("no"),
     ArgSpec::new("follow", ArgType::Bool, "Follow a symlink at `path`: attributes go to its target.").default("yes"),
     ArgSpec::new("mode", ArgType::Raw, "Permissions: octal (`'0644'`, `0755`) or symbolic (`u=rw,g=r,o=r`, `u+x`)."),
-    ArgSpec::new("owner", ArgType::Str, "User name or uid that should own the path."),
-    ArgSpec::new("group", ArgType::Str, "Group name or gid that should own the path."),
     ArgSpec::new("modification_time", ArgType::Str, "`preserve`, `now`, or a time in `modification_time_format`. Default: `now` for `touch`, else `preserve`."),
     ArgSpec::new("modification_time_format", ArgType::Str, "strptime format of `modification_time` (%Y %m %d %H %M %S %y).").default("%Y%m%d%H%M.%S"),
     ArgSpec::new("access_time", ArgType::Str, "`preserve`, `now`, or a time in `access_time_format`. Default: `now` for `touch`, else `preserve`."),
     ArgSpec::new("access_time_format", ArgType::Str, "strptime format of `access_time`.").default("%Y%m%d%H%M.%S"),
     ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; nothing is written in place.").default("no"),
+    ; crate::args::FILE_ATTRS
 ];
 
 static DOC: ModuleDoc = ModuleDoc {

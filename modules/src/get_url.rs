@@ -23,7 +23,7 @@ use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
 pub struct GetUrl;
 
-const ARGS: &[ArgSpec] = &[
+const ARGS: &[ArgSpec] = crate::arg_table![
     ArgSpec::new("url", ArgType::Str, "HTTP, HTTPS or FTP URL (`http://host/path`).").required(),
     ArgSpec::new("dest", ArgType::Path, "Where to save the file on the host. A directory: the name comes from Content-Disposition or the URL, and the file is downloaded every time (then compared).").required(),
     ArgSpec::new("checksum", ArgType::Str, "`ALGORITHM:HEX` (md5, sha1, sha224, sha256, sha384, sha512), or `ALGORITHM:URL` of a checksum file listing the file's name. A file already at `dest` with this digest is not downloaded again; a download with another digest fails.").default(""),
@@ -43,8 +43,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("use_netrc", ArgType::Bool, "Accepted for compatibility: `~/.netrc` is not read.").default("yes"),
     ArgSpec::new("use_proxy", ArgType::Bool, "Accepted for compatibility: the host's client uses its usual proxy environment.").default("yes"),
     ArgSpec::new("mode", ArgType::Raw, "Permissions of the file (octal or symbolic). Default: the replaced file's, or 0644."),
-    ArgSpec::new("owner", ArgType::Str, "User name or uid that should own the file."),
-    ArgSpec::new("group", ArgType::Str, "Group name or gid that should own the file."),
+    ; crate::args::FILE_ATTRS
 ];
 
 static DOC: ModuleDoc = ModuleDoc {

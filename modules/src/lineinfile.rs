@@ -20,7 +20,7 @@ use crate::args::text;
 
 pub struct LineInFile;
 
-const ARGS: &[ArgSpec] = &[
+const ARGS: &[ArgSpec] = crate::arg_table![
     ArgSpec::new("path", ArgType::Path, "The file to modify.").required().aliases(&["dest", "destfile", "name"]),
     ArgSpec::new("state", ArgType::Str, "Whether the line should be there or not.").default("present").choices(&["absent", "present"]),
     ArgSpec::new(
@@ -45,14 +45,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("backup", ArgType::Bool, "Keep a copy of the old file, named with a timestamp, when the file changes.").default("no"),
     ArgSpec::new("firstmatch", ArgType::Bool, "`insertafter`/`insertbefore` (and `regexp`) use the first matching line instead of the last.").default("no"),
     ArgSpec::new("validate", ArgType::Str, "A command run on the new content (`%s` is its path) before it replaces the file; the file is left alone if it fails."),
-    ArgSpec::new("mode", ArgType::Raw, "Permissions of the file: octal (`'0644'`) or symbolic (`u=rw,g=r,o=`)."),
-    ArgSpec::new("owner", ArgType::Str, "Owner of the file (name or uid)."),
-    ArgSpec::new("group", ArgType::Str, "Group of the file (name or gid)."),
-    ArgSpec::new("unsafe_writes", ArgType::Bool, "Accepted for compatibility; writes are always atomic.").default("no"),
-    ArgSpec::new("seuser", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
-    ArgSpec::new("serole", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
-    ArgSpec::new("setype", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
-    ArgSpec::new("selevel", ArgType::Str, "Accepted for compatibility; SELinux contexts are not managed."),
+    ; crate::args::FILE_ATTRS
 ];
 
 static DOC: ModuleDoc = ModuleDoc {

@@ -22,7 +22,7 @@ use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
 pub struct Uri;
 
-const ARGS: &[ArgSpec] = &[
+const ARGS: &[ArgSpec] = crate::arg_table![
     ArgSpec::new("url", ArgType::Str, "HTTP or HTTPS URL (`http://host:port/path?query`).").required(),
     ArgSpec::new("method", ArgType::Str, "The HTTP method, one uppercase word (GET, POST, PUT, DELETE, HEAD, PATCH...).").default("GET"),
     ArgSpec::new("body", ArgType::Raw, "The request body. With `body_format: json` a list or dict is sent as JSON; with `form-urlencoded` a dict or list of pairs is encoded."),
@@ -44,9 +44,6 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("http_agent", ArgType::Str, "The User-Agent header.").default("ansible-httpget"),
     ArgSpec::new("creates", ArgType::Path, "Skip the request when this path exists on the host."),
     ArgSpec::new("removes", ArgType::Path, "Skip the request unless this path exists on the host."),
-    ArgSpec::new("mode", ArgType::Raw, "Permissions of `dest`."),
-    ArgSpec::new("owner", ArgType::Str, "Owner of `dest`."),
-    ArgSpec::new("group", ArgType::Str, "Group of `dest`."),
     ArgSpec::new("force", ArgType::Bool, "Accepted for compatibility (no cache is used).").default("no"),
     ArgSpec::new("ca_path", ArgType::Path, "CA certificates on the host (a PEM file, or a directory ending in `/`) to trust instead of the system's."),
     ArgSpec::new("unix_socket", ArgType::Path, "Send the request over this Unix socket on the host (the Docker API: `/var/run/docker.sock`); the URL's host is only the Host header. Needs curl or python3."),
@@ -55,6 +52,7 @@ const ARGS: &[ArgSpec] = &[
     ArgSpec::new("decompress", ArgType::Bool, "Accepted for compatibility: the body is stored as the server sends it.").default("yes"),
     ArgSpec::new("use_netrc", ArgType::Bool, "Accepted for compatibility: `~/.netrc` is not read.").default("yes"),
     ArgSpec::new("use_proxy", ArgType::Bool, "Accepted for compatibility: the host's client uses its usual proxy environment.").default("yes"),
+    ; crate::args::FILE_ATTRS
 ];
 
 static DOC: ModuleDoc = ModuleDoc {

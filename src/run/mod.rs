@@ -142,12 +142,9 @@ pub static CATALOG: Catalog = Catalog;
 /// `template`: rendered on the control machine, then written by `copy`.
 const TEMPLATE_ARGS: &[provision_modules::ArgSpec] = {
     use provision_modules::{ArgSpec as A, ArgType as T};
-    &[
+    provision_modules::arg_table![
         A::new("src", T::Path, "The Jinja2 template on the control machine (looked up in templates/).").required(),
         A::new("dest", T::Path, "Where to write the result on the host.").required(),
-        A::new("mode", T::Raw, "Permissions of the file."),
-        A::new("owner", T::Str, "Owner of the file."),
-        A::new("group", T::Str, "Group of the file."),
         A::new("backup", T::Bool, "Keep a copy of the old file.").default("no"),
         A::new("force", T::Bool, "Replace a file whose content differs.").default("yes"),
         A::new("validate", T::Str, "A command to check the new file (`%s` is its path) before it replaces the old."),
@@ -156,7 +153,7 @@ const TEMPLATE_ARGS: &[provision_modules::ArgSpec] = {
         A::new("lstrip_blocks", T::Bool, "Accepted."),
         A::new("output_encoding", T::Str, "Accepted; output is UTF-8."),
         A::new("follow", T::Bool, "Accepted."),
-        A::new("unsafe_writes", T::Bool, "Accepted; writes are always atomic."),
+        ; provision_modules::args::FILE_ATTRS
     ]
 };
 
