@@ -31,39 +31,10 @@ fn hub_task(extra: &str) -> String {
     )
 }
 
-/// Python run on the host: the login page, then a login with `password`; prints the
-/// status of each and the cookies the login set.
-fn login_script(password: &str) -> String {
-    format!(
-        r#"import http.cookiejar, re, urllib.parse, urllib.request
-base = "http://127.0.0.1:{PORT}"
-jar = http.cookiejar.CookieJar()
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k):
-        return None
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-page = opener.open(base + "/hub/login")
-print("GET", page.status)
-html = page.read().decode()
-m = re.search(r'name="_xsrf"\s+value="([^"]+)"', html)
-form = {{"username": "{USER}", "password": "{password}"}}
-if m:
-    form["_xsrf"] = m.group(1)
-try:
-    r = opener.open(base + "/hub/login?next=", data=urllib.parse.urlencode(form).encode())
-    status, headers = r.status, r.headers
-except urllib.error.HTTPError as e:
-    status, headers = e.code, e.headers
-print("POST", status, headers.get("Location"))
-print("COOKIES", " ".join(sorted(c.name for c in jar)))
-"#
-    )
-}
-
 fn try_login(password: &str) -> String {
     use base64::Engine;
     // Sent encoded: the script's quotes and `=` would not survive `-a` free form.
-    let code = base64::engine::general_purpose::STANDARD.encode(login_script(password));
+    let code = base64::engine::general_purpose::STANDARD.encode(hub_login_script(PORT, USER, password));
     let (rc, out) = on_host(&format!("python3 -c \"import base64; exec(base64.b64decode('{code}'))\""));
     assert_eq!(rc, 0, "{out}");
     out

@@ -53,27 +53,6 @@ fn tunnel(host: usize, data: usize) -> Child {
         .expect("ssh for the tunnel")
 }
 
-const LOGIN: &str = r#"import http.cookiejar, re, urllib.parse, urllib.request
-base = "http://127.0.0.1:8000"
-jar = http.cookiejar.CookieJar()
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k):
-        return None
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-page = opener.open(base + "/hub/login")
-print("GET", page.status)
-m = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.read().decode())
-form = {"username": "team-alice", "password": "team-alice-pass"}
-if m:
-    form["_xsrf"] = m.group(1)
-try:
-    r = opener.open(base + "/hub/login?next=", data=urllib.parse.urlencode(form).encode())
-    status, headers = r.status, r.headers
-except urllib.error.HTTPError as e:
-    status, headers = e.code, e.headers
-print("POST", status, headers.get("Location"))
-print("COOKIES", " ".join(sorted(c.name for c in jar)))
-"#;
 
 fn recaps(out: &str) -> Vec<(String, (usize, usize, usize))> {
     SERVERS.iter().map(|h| (h.to_string(), recap_of(out, h))).collect()
@@ -90,7 +69,7 @@ fn site_builds_the_ml_servers_and_a_second_run_changes_nothing() {
     }
 
     // 2. DEV: the hub's login page answers, and a team member logs in through the hub.
-    let (rc, out) = python_on("h1", LOGIN);
+    let (rc, out) = python_on("h1", &hub_login_script(8000, "team-alice", "team-alice-pass"));
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("GET 200"), "{out}");
     assert!(out.contains("POST 302"), "the login is accepted: {out}");

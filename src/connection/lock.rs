@@ -53,7 +53,8 @@ if [ -n \"$pid\" ]; then kill \"$pid\" 2>/dev/null && echo \"$T BROKE $(cat \"$L
         "T={TAG}; for d in /run/lock /var/lock /tmp; do if [ -d \"$d\" ] && [ -w \"$d\" ]; then L=\"$d/provision.lock\"; break; fi; done; \
 if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\"; exec cat >/dev/null; fi; \
 {breaker}\
-exec 9>>\"$L\" 2>/dev/null || exec 9<\"$L\" || {{ echo \"$T NOLOCK\"; exec cat >/dev/null; }}; \
+( umask 0; : >> \"$L\"; : >> \"$L.info\" ) 2>/dev/null; \
+if [ -w \"$L\" ]; then exec 9>>\"$L\"; elif [ -r \"$L\" ]; then exec 9<\"$L\"; else echo \"$T NOLOCK\"; exec cat >/dev/null; fi; \
 H={holder}; \
 if ! flock -n 9; then if grep -qF \"by $H user\" \"$L.info\" 2>/dev/null; then echo \"$T LOCKED $L (this run)\"; exec cat >/dev/null; fi; echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \

@@ -155,3 +155,33 @@ pub fn play_from(cwd: &Path, host: &str, playbook: &Path, extra: &[&str], change
 pub fn play_on(host: &str, playbook: &Path, check: bool, changed: usize) -> Duration {
     play_with(host, playbook, if check { &["--check"] } else { &[] }, changed).elapsed
 }
+
+/// Python for a host: JupyterHub's login page on `port`, then a login as `user` with
+/// `password` (the form's _xsrf token included); prints `GET <status>`, `POST <status>
+/// <Location>` and `COOKIES <names>`.
+pub fn hub_login_script(port: u16, user: &str, password: &str) -> String {
+    format!(
+        r#"import http.cookiejar, re, urllib.parse, urllib.request
+base = "http://127.0.0.1:{port}"
+jar = http.cookiejar.CookieJar()
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+page = opener.open(base + "/hub/login")
+print("GET", page.status)
+html = page.read().decode()
+m = re.search(r'name="_xsrf"\s+value="([^"]+)"', html)
+form = {{"username": "{user}", "password": "{password}"}}
+if m:
+    form["_xsrf"] = m.group(1)
+try:
+    r = opener.open(base + "/hub/login?next=", data=urllib.parse.urlencode(form).encode())
+    status, headers = r.status, r.headers
+except urllib.error.HTTPError as e:
+    status, headers = e.code, e.headers
+print("POST", status, headers.get("Location"))
+print("COOKIES", " ".join(sorted(c.name for c in jar)))
+"#
+    )
+}

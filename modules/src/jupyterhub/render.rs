@@ -271,23 +271,8 @@ pub fn pip_name(spec: &str) -> String {
     normalize(&raw)
 }
 
-/// PEP 503 name normalization.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::new();
-    let mut sep = false;
-    for c in name.chars() {
-        if "._-".contains(c) {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
+/// PEP 503 name normalization (the `pip` module's).
+pub use crate::pip::canonical_name as normalize;
 
 impl Requirement {
     pub fn parse(spec: &str) -> Requirement {
