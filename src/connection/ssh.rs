@@ -259,11 +259,20 @@ pub struct SshSession {
     reconnected: std::sync::atomic::AtomicBool,
     /// The channel that holds the run lock on the host, while we hold it.
     lock: Mutex<Option<russh::Channel<client::Msg>>>,
+    /// Signals already sent to every command of this connection (Ctrl-C; see `ChannelProc::signal`).
+    signalled: Arc<StdMutex<Vec<&'static str>>>,
 }
 
 impl SshSession {
     pub fn new(target: Target) -> Self {
-        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None) }
+        SshSession {
+            target,
+            live: Mutex::new(None),
+            channels: Semaphore::new(MAX_CHANNELS),
+            reconnected: Default::default(),
+            lock: Mutex::new(None),
+            signalled: Default::default(),
+        }
     }
 
     /// Connect now (the run does this first, to report UNREACHABLE early).
@@ -318,7 +327,8 @@ impl SshSession {
             ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         }
         ch.exec(true, prepared.command.as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
-        let mut proc = ChannelProc { ch, closed: false };
+        let conn = self.live.lock().await.as_ref().map(|l| l.handle.clone());
+        let mut proc = ChannelProc { ch, closed: false, conn, signalled: self.signalled.clone() };
         let res = match self.target.command_timeout {
             Some(limit) => match tokio::time::timeout(limit, drive(&mut proc, &prepared, stdin)).await {
                 Ok(r) => r,
@@ -424,6 +434,19 @@ impl SshSession {
 struct ChannelProc {
     ch: russh::Channel<client::Msg>,
     closed: bool,
+    /// The connection, to signal the commands when sshd will not (see `signal`).
+    conn: Option<Arc<Conn>>,
+    signalled: Arc<StdMutex<Vec<&'static str>>>,
+}
+
+/// Sends `SIG` to the process group of every other command of this connection: they are
+/// the other children of this shell's parent, the connection's sshd process, and each
+/// leads its own process group (sshd runs every channel's command after `setsid`).
+fn signal_siblings_script(sig: &str) -> String {
+    format!(
+        "for p in $(pgrep -P \"$PPID\" 2>/dev/null || ps -o pid= --ppid \"$PPID\"); do \
+[ \"$p\" = \"$$\" ] || kill -s {sig} -- \"-$p\" 2>/dev/null || kill -s {sig} \"$p\" 2>/dev/null; done; true"
+    )
 }
 
 #[async_trait]
@@ -459,6 +482,37 @@ impl Proc for ChannelProc {
         if !self.closed {
             let _ = self.ch.close().await;
             self.closed = true;
+        }
+    }
+
+    /// A `signal` request, which OpenSSH delivers to the command's process group
+    /// (`killpg`), except for root logins before OpenSSH 9.8 ("session signalling requires
+    /// privilege separation"). So the first command of the connection to be signalled
+    /// also sends the signal from a new channel to every command of the connection.
+    async fn signal(&mut self, sig: &str) {
+        let (name, request) = match sig {
+            "INT" => ("INT", russh::Sig::INT),
+            "TERM" => ("TERM", russh::Sig::TERM),
+            _ => ("KILL", russh::Sig::KILL),
+        };
+        if self.closed {
+            return;
+        }
+        let _ = self.ch.signal(request).await;
+        let first = {
+            let mut sent = self.signalled.lock().unwrap_or_else(|p| p.into_inner());
+            !sent.contains(&name) && {
+                sent.push(name);
+                true
+            }
+        };
+        if let (true, Some(conn)) = (first, &self.conn) {
+            if let Ok(Ok(mut ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
+                if ch.exec(true, signal_siblings_script(name).as_bytes()).await.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async { while ch.wait().await.is_some() {} }).await;
+                }
+                let _ = ch.close().await;
+            }
         }
     }
 }
