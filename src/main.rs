@@ -474,13 +474,20 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
             Box::new(JsonLines::new(std::io::stdout()))
         }
     };
-    let events = Events::new(vec![stdout_sink()]);
-    // On a terminal: the live status line (never on a pipe, never with JSON).
+    // On a terminal: the live status line (never on a pipe, never with JSON). Its sink
+    // comes first, so the printer's lines are drawn under the new state.
     let live = provision::output::live::wanted(console::Term::stdout().is_term(), human, cli.step);
+    let with_live = |sink: Box<dyn Sink>| -> Vec<Box<dyn Sink>> {
+        if live {
+            vec![Box::new(provision::output::live::Live), sink]
+        } else {
+            vec![sink]
+        }
+    };
     if live {
         provision::output::live::enable(cli.common.verbose > 0);
-        events.add(Box::new(provision::output::live::Live));
     }
+    let events = Events::new(with_live(stdout_sink()));
     if let Some(path) = &cli.junit {
         events.add(Box::new(Junit::new(Some(path.clone()))));
     }
@@ -515,11 +522,10 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
                 println!("\nIDEMPOTENCE CHECK: second run {}", "*".repeat(49));
             }
             let changed = ChangedTasks::default();
-            let again = Events::new(vec![stdout_sink(), Box::new(changed.clone())]);
+            let mut sinks = with_live(stdout_sink());
+            sinks.push(Box::new(changed.clone()));
+            let again = Events::new(sinks);
             again.emit(&Event::RunStart { check: cli.common.check, diff: cli.common.diff, shard });
-            if live {
-                again.add(Box::new(provision::output::live::Live));
-            }
             let mut second = engine.again(inv, &first_dir, again);
             result = async {
                 for book in &books {
