@@ -153,3 +153,23 @@ fn a_second_ctrl_c_exits_at_once() {
     assert!(stderr.contains("[ERROR]: User interrupted execution"), "{stderr}");
     on_h7("pkill -f 'sleep 3[0]0'; true");
 }
+
+/// A non-root login with `become` (sudo): the command runs as root under `sudo`, which
+/// the login user cannot signal; the signalling command runs with the same `become`.
+#[test]
+fn ctrl_c_stops_a_command_run_with_become() {
+    let _one = serial();
+    let dir = tempdir();
+    let inv = inventory_for(dir.path(), &[7], "bob", "ansible_become: true");
+    let pb = write_playbook(dir.path(), "h7", "become.yml", "    - name: long\n      shell: \"sleep 300; echo never\"\n");
+    on_h7("pkill -f 'sleep 3[0]0'; true");
+    // (--no-lock: the run lock is about root's runs on this host, not what is tested here.)
+    let child = start(&[pb.to_str().unwrap(), "-i", inv.to_str().unwrap(), "--no-lock"]);
+    wait_on_h7(SLEEPER, "the `sleep 300` task under sudo");
+    sigint(&child);
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, 99, "--- stdout:\n{stdout}\n--- stderr:\n{stderr}");
+    assert!(stdout.contains("PLAY RECAP"), "{stdout}");
+    let left = on_h7(&format!("{SLEEPER} || echo none"));
+    assert!(left.contains("none"), "the remote command survived: {left}");
+}

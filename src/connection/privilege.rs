@@ -201,7 +201,8 @@ pub async fn drive(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Re
     Err(stop(proc).await)
 }
 
-async fn drive_to_end(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
+/// [`drive`] without the Ctrl-C handling (for the commands that do the stopping).
+pub async fn drive_to_end(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
     let tap = TAP.try_with(|t| t.clone()).ok();
     let mut out = ExecOutput { rc: -1, ..Default::default() };
     let mut exit: Option<i32> = None;

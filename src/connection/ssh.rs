@@ -21,7 +21,7 @@ use russh::keys::{self, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::privilege::{drive, prepare, Become, Event, Proc};
+use super::privilege::{drive, drive_to_end, prepare, Become, Event, Proc};
 use super::known_hosts::{append, HostKeyStatus, KnownHosts};
 use super::ssh_config::StrictHostKeyChecking;
 use super::Target;
@@ -328,7 +328,7 @@ impl SshSession {
         }
         ch.exec(true, prepared.command.as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         let conn = self.live.lock().await.as_ref().map(|l| l.handle.clone());
-        let mut proc = ChannelProc { ch, closed: false, conn, signalled: self.signalled.clone() };
+        let mut proc = ChannelProc { ch, closed: false, conn, signalled: self.signalled.clone(), become_: become_.cloned() };
         let res = match self.target.command_timeout {
             Some(limit) => match tokio::time::timeout(limit, drive(&mut proc, &prepared, stdin)).await {
                 Ok(r) => r,
@@ -437,15 +437,22 @@ struct ChannelProc {
     /// The connection, to signal the commands when sshd will not (see `signal`).
     conn: Option<Arc<Conn>>,
     signalled: Arc<StdMutex<Vec<&'static str>>>,
+    /// The command's `become`, which the signalling command needs too (to signal `sudo`).
+    become_: Option<Become>,
 }
 
-/// Sends `SIG` to the process group of every other command of this connection: they are
-/// the other children of this shell's parent, the connection's sshd process, and each
-/// leads its own process group (sshd runs every channel's command after `setsid`).
+/// Sends `SIG` to the process group of every other command of this connection. They are
+/// the other children of the connection's sshd process (the first `sshd*` up the process
+/// tree, past `sudo`), and each leads its own process group (sshd runs every channel's
+/// command after `setsid`).
 fn signal_siblings_script(sig: &str) -> String {
     format!(
-        "for p in $(pgrep -P \"$PPID\" 2>/dev/null || ps -o pid= --ppid \"$PPID\"); do \
-[ \"$p\" = \"$$\" ] || kill -s {sig} -- \"-$p\" 2>/dev/null || kill -s {sig} \"$p\" 2>/dev/null; done; true"
+        "me=$$; p=$$; prev=; while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do \
+case \"$(cat /proc/$p/comm 2>/dev/null)\" in sshd*) break;; esac; \
+prev=$p; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; \
+[ -n \"$p\" ] && [ \"$p\" -gt 1 ] || exit 0; \
+for c in $(pgrep -P \"$p\" 2>/dev/null || ps -o pid= --ppid \"$p\"); do \
+[ \"$c\" = \"$prev\" ] || [ \"$c\" = \"$me\" ] || kill -s {sig} -- \"-$c\" 2>/dev/null || kill -s {sig} \"$c\" 2>/dev/null; done; true"
     )
 }
 
@@ -507,11 +514,14 @@ impl Proc for ChannelProc {
             }
         };
         if let (true, Some(conn)) = (first, &self.conn) {
-            if let Ok(Ok(mut ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
-                if ch.exec(true, signal_siblings_script(name).as_bytes()).await.is_ok() {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), async { while ch.wait().await.is_some() {} }).await;
+            if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
+                let prepared = prepare(&signal_siblings_script(name), self.become_.as_ref());
+                let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
+                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.is_ok();
+                if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
                 }
-                let _ = ch.close().await;
+                killer.close().await;
             }
         }
     }
