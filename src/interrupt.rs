@@ -67,9 +67,11 @@ pub fn exit_now() -> ! {
 
 /// Listen for Ctrl-C for the rest of the process (call inside the runtime).
 pub fn install() {
-    tokio::spawn(async {
+    // One listener for the whole run: a second signal is not missed between two waits.
+    let Ok(mut sigint) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else { return };
+    tokio::spawn(async move {
         let mut count = 0;
-        while tokio::signal::ctrl_c().await.is_ok() {
+        while sigint.recv().await.is_some() {
             count += 1;
             if count > 1 || PROMPTING.load(Ordering::SeqCst) {
                 exit_now();

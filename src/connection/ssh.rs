@@ -385,7 +385,7 @@ impl SshSession {
                                 return Ok(Some("this host has no flock or no writable lock directory: running without the run lock".into()));
                             }
                             Line::Busy(info) => {
-                                eprintln!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs());
+                                crate::output::live::stderr_line(&format!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs()));
                                 notes.push(format!("waited for the run lock held by {}", who(&info)));
                             }
                             Line::Broke(info) => notes.push(format!("broke the run lock held by {}", who(&info))),

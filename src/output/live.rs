@@ -52,6 +52,8 @@ struct State {
     /// Streamed output not yet ended by a newline, per host and stream.
     partial: HashMap<(String, bool), Vec<u8>>,
     frame: usize,
+    /// A prompt is waiting for an answer: no drawing.
+    suspended: bool,
 }
 
 fn state() -> MutexGuard<'static, State> {
@@ -114,6 +116,22 @@ pub fn finish() {
     erase(&mut s);
     s.enabled = false;
     s.task = None;
+}
+
+/// The live line stays off the screen while this lives (a prompt waits for an answer).
+pub struct Suspended;
+
+pub fn suspend() -> Suspended {
+    let mut s = state();
+    erase(&mut s);
+    s.suspended = true;
+    Suspended
+}
+
+impl Drop for Suspended {
+    fn drop(&mut self) {
+        state().suspended = false;
+    }
 }
 
 /// Take the status line off the screen (before something else is written, or a prompt).
@@ -234,7 +252,7 @@ fn render(s: &State, width: usize) -> String {
 }
 
 fn draw(s: &mut State) {
-    if !s.enabled || s.task.is_none() {
+    if !s.enabled || s.task.is_none() || s.suspended {
         return;
     }
     let width = console::Term::stdout().size().1 as usize;

@@ -125,7 +125,7 @@ pub async fn pause(args: &Map<String, Value>) -> Outcome {
         }
     } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let prompt = args.get("prompt").map(text).unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
-        crate::output::live::clear();
+        let _quiet = crate::output::live::suspend();
         let reading = tokio::task::spawn_blocking(move || {
             use std::io::Write;
             let mut err = std::io::stderr().lock();

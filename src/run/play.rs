@@ -304,7 +304,7 @@ impl<'a> Engine<'a> {
                     }
                     let prompt = format!("{}{}: ", p.prompt, default.as_ref().map(|d| format!(" [{}]", text(d))).unwrap_or_default());
                     let answer = if p.private {
-                        crate::output::live::clear();
+                        let _quiet = crate::output::live::suspend();
                         rpassword::prompt_password(prompt).unwrap_or_default()
                     } else {
                         prompt_line(&prompt)
@@ -1544,7 +1544,7 @@ impl<'a> Engine<'a> {
         if let (Some(spec), false) = (&self.opts.conn.lock, connection_module) {
             match session.lock(spec).await {
                 Ok(None) => {}
-                Ok(Some(note)) => eprintln!("[WARNING]: {conn_host}: {note}"),
+                Ok(Some(note)) => crate::output::live::stderr_line(&format!("[WARNING]: {conn_host}: {note}")),
                 Err(e) => return failed(e.to_string()),
             }
         }
@@ -1649,7 +1649,7 @@ fn find_local(src: &str, sub: &str, search: &[PathBuf]) -> Option<PathBuf> {
 fn prompt_line(prompt: &str) -> String {
     use std::io::Write;
     let _waiting = crate::interrupt::Prompting::start();
-    crate::output::live::clear();
+    let _quiet = crate::output::live::suspend();
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{prompt}");
     let _ = err.flush();
