@@ -6,7 +6,9 @@
 //! `--output json`), and not with `TERM=dumb`, `CI` set, `--step` or `PROVISION_NO_PROGRESS`.
 //! So output to a pipe or file (CI logs) is byte for byte what it was: no redraws and no
 //! escape sequences. The line is cleared before every normal line is printed (the
-//! printer goes through [`print_stdout`]) and at the end of the run.
+//! printer goes through [`print_stdout`]) and at the end of the run. With `NO_COLOR` it
+//! is still shown, without colours and without any escape sequence (redrawn with `\r`
+//! and blanked with spaces).
 //!
 //! With `-v`, the output of `command`/`shell`/`raw`/`script` tasks is streamed line by line
 //! as it arrives, prefixed with the host name ([`stream`]), fed by the connection layer's
@@ -54,6 +56,8 @@ struct State {
     frame: usize,
     /// A prompt is waiting for an answer: no drawing.
     suspended: bool,
+    /// Columns of the line on the screen (to blank it without escape sequences).
+    shown_width: usize,
 }
 
 fn state() -> MutexGuard<'static, State> {
@@ -139,10 +143,16 @@ pub fn clear() {
     erase(&mut state());
 }
 
+/// With colours, "clear line"; without (`NO_COLOR`), no escape sequence at all: the line
+/// is blanked with spaces.
 fn erase(s: &mut State) {
     if s.drawn {
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(b"\r\x1b[2K");
+        if s.color {
+            let _ = out.write_all(b"\r\x1b[2K");
+        } else {
+            let _ = write!(out, "\r{}\r", " ".repeat(s.shown_width));
+        }
         let _ = out.flush();
         s.drawn = false;
     }
@@ -257,10 +267,16 @@ fn draw(s: &mut State) {
     }
     let width = console::Term::stdout().size().1 as usize;
     let line = render(s, width.saturating_sub(1).max(20));
+    let shown = console::measure_text_width(&line);
     let mut out = std::io::stdout().lock();
-    let _ = write!(out, "\r\x1b[2K{line}");
+    if s.color {
+        let _ = write!(out, "\r\x1b[2K{line}");
+    } else {
+        let _ = write!(out, "\r{line}{}", " ".repeat(if s.drawn { s.shown_width.saturating_sub(shown) } else { 0 }));
+    }
     let _ = out.flush();
     s.drawn = true;
+    s.shown_width = if s.color { shown } else { shown.max(s.shown_width) };
 }
 
 /// The sink that follows the run for the live line (after the printer in the sink list).
