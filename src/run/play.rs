@@ -215,6 +215,10 @@ impl<'a> Engine<'a> {
     /// Run every play of a playbook.
     pub async fn run(&mut self, book: &Playbook) -> Result<(), Diagnostic> {
         for play in &book.plays {
+            // Ctrl-C: no new play starts either.
+            if crate::interrupt::requested() {
+                return Err(Diagnostic::new(crate::interrupt::MESSAGE));
+            }
             self.run_play(play).await?;
         }
         Ok(())
