@@ -131,7 +131,7 @@ pub struct VaultSecretArgs {
   provision man                           print the man page\n\
   provision report merge REPORT...        combine JSON reports (--output json) into one recap",
 
-    after_help = "Exit status: 0 all ok, 1 bad input or flags, 2 a host failed, 4 a host was unreachable."
+    after_help = "Exit status: 0 all ok, 1 bad input or flags, 2 a host failed, 4 a host was unreachable, 99 interrupted (Ctrl-C)."
 )]
 pub struct Cli {
     /// A host pattern (ad-hoc, with -m or -a), or playbook files.

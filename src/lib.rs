@@ -7,6 +7,7 @@
 //! crate, which knows nothing of inventories or playbooks.
 
 pub mod diag;
+pub mod interrupt;
 pub mod yaml;
 pub mod inventory;
 pub mod connection;

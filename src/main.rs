@@ -342,7 +342,16 @@ fn adhoc_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
         conn: &conn,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let stats = runtime.block_on(adhoc(&inventory, &run, &out))?;
+    let stats = runtime.block_on(async {
+        provision::interrupt::install();
+        adhoc(&inventory, &run, &out).await
+    })?;
+    runtime.shutdown_background();
+    if provision::interrupt::requested() {
+        // The running commands were signalled and their connections closed.
+        eprintln!("[ERROR]: {}", provision::interrupt::MESSAGE);
+        return Ok(provision::interrupt::EXIT_CODE);
+    }
     Ok(stats.exit_code())
 }
 
@@ -465,7 +474,20 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
             Box::new(JsonLines::new(std::io::stdout()))
         }
     };
-    let events = Events::new(vec![stdout_sink()]);
+    // On a terminal: the live status line (never on a pipe, never with JSON). Its sink
+    // comes first, so the printer's lines are drawn under the new state.
+    let live = provision::output::live::wanted(console::Term::stdout().is_term(), human, cli.step);
+    let with_live = |sink: Box<dyn Sink>| -> Vec<Box<dyn Sink>> {
+        if live {
+            vec![Box::new(provision::output::live::Live), sink]
+        } else {
+            vec![sink]
+        }
+    };
+    if live {
+        provision::output::live::enable(cli.common.verbose > 0);
+    }
+    let events = Events::new(with_live(stdout_sink()));
     if let Some(path) = &cli.junit {
         events.add(Box::new(Junit::new(Some(path.clone()))));
     }
@@ -478,6 +500,7 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
     let mut engine = provision::run::play::Engine::new(inventory, &opts, &first_dir);
     engine.events = events.clone();
     let outcome: Result<i32, provision::diag::Diagnostic> = runtime.block_on(async {
+        provision::interrupt::install();
         let mut result = async {
             for book in &books {
                 engine.run(book).await?;
@@ -485,6 +508,9 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
             Ok(engine.recap())
         }
         .await;
+        if provision::interrupt::requested() {
+            return interrupted(&engine, result.is_err()).await;
+        }
         if let (Ok(code), true) = (&result, second_inventory.is_some()) {
             if *code != 0 {
                 eprintln!("[WARNING]: the first run did not succeed; --verify-idempotent made no second run");
@@ -496,7 +522,9 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
                 println!("\nIDEMPOTENCE CHECK: second run {}", "*".repeat(49));
             }
             let changed = ChangedTasks::default();
-            let again = Events::new(vec![stdout_sink(), Box::new(changed.clone())]);
+            let mut sinks = with_live(stdout_sink());
+            sinks.push(Box::new(changed.clone()));
+            let again = Events::new(sinks);
             again.emit(&Event::RunStart { check: cli.common.check, diff: cli.common.diff, shard });
             let mut second = engine.again(inv, &first_dir, again);
             result = async {
@@ -506,6 +534,9 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
                 Ok(second.recap())
             }
             .await;
+            if provision::interrupt::requested() {
+                return interrupted(&second, result.is_err()).await;
+            }
             let seen = changed.seen.lock().map(|s| s.clone()).unwrap_or_default();
             if !seen.is_empty() {
                 for (task, host) in &seen {
@@ -518,6 +549,9 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
         engine.close().await;
         result
     });
+    // A command blocked on a prompt's stdin (after Ctrl-C) must not hold the exit.
+    runtime.shutdown_background();
+    provision::output::live::finish();
     // Reports are written also when the run stopped on an error.
     if let Err(e) = &outcome {
         events.emit(&Event::RunError { message: &e.to_string() });
@@ -526,6 +560,19 @@ fn playbook_cmd(cli: &Cli, cfg: &Config) -> Result<i32> {
     let code = outcome?;
     closed.context("cannot write a report")?;
     Ok(code)
+}
+
+/// After Ctrl-C (see `provision::interrupt`): say so, the recap of what was done (to every
+/// sink, so the reports are written), close the connections (releasing the run locks),
+/// and exit with 99 as ansible-playbook does.
+async fn interrupted(engine: &provision::run::play::Engine<'_>, stopped: bool) -> Result<i32, provision::diag::Diagnostic> {
+    provision::output::live::stderr_line(&format!("[ERROR]: {}", provision::interrupt::MESSAGE));
+    // (A run that ended anyway has printed its recap already.)
+    if stopped {
+        engine.recap();
+    }
+    engine.close().await;
+    Ok(provision::interrupt::EXIT_CODE)
 }
 
 /// `provision report merge`: one recap (and JUnit report) from several JSON reports.

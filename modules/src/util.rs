@@ -155,6 +155,12 @@ pub fn attr_commands(target: &str, attrs: &Attrs) -> String {
     s
 }
 
+/// Removes the temporary file `$t` when the script ends, also when it is interrupted:
+/// a signal (Ctrl-C on the controller sends SIGINT, then SIGTERM, to the remote command;
+/// SIGHUP when the connection drops) becomes an `exit`, which runs the EXIT trap. Without
+/// the signal traps, `sh` killed by a signal skips its EXIT trap and leaves the file.
+pub const CLEANUP: &str = "trap 'rm -f \"$t\"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM";
+
 /// The script that writes stdin to `path` atomically with `attrs`. When the target
 /// exists and no mode/owner is asked, the new file keeps the old one's mode and owner.
 /// `backup` keeps a copy of the old file as `path.<timestamp>~` and prints its name.
@@ -162,7 +168,7 @@ pub fn write_script(path: &str, attrs: &Attrs, backup: bool) -> String {
     let p = quote(path);
     let keep = "if [ -e \"$p\" ]; then chmod \"$(stat -c %a \"$p\")\" \"$t\" && chown \"$(stat -c %u:%g \"$p\")\" \"$t\"; else chmod 0644 \"$t\"; fi && ";
     let mut s = format!(
-        "set -e; p={p}; d=$(dirname \"$p\"); t=$(mktemp \"$d/.provision.XXXXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; {keep}"
+        "set -e; p={p}; d=$(dirname \"$p\"); t=$(mktemp \"$d/.provision.XXXXXXXX\"); {CLEANUP}; cat > \"$t\"; {keep}"
     );
     s.push_str(&attr_commands("$t", attrs).replace("'$t'", "\"$t\""));
     if backup {
@@ -174,9 +180,16 @@ pub fn write_script(path: &str, attrs: &Attrs, backup: bool) -> String {
     s
 }
 
+/// For [`write_script_with`]'s `before_rename`: the temporary file has all `len` bytes.
+pub fn size_check(len: usize) -> String {
+    format!("[ \"$(wc -c < \"$t\")\" -eq {len} ] && ")
+}
+
 /// Write `content` to `path` atomically; returns the backup file's name if one was made.
 pub async fn write_atomic(remote: &dyn Remote, path: &str, content: &[u8], attrs: &Attrs, backup: bool) -> Result<Option<String>, RemoteError> {
-    let out: ExecOutput = remote.exec(&write_script(path, attrs, backup), content).await?;
+    // The whole content must have arrived: a transfer cut short (the controller killed,
+    // the connection dropped) ends stdin early, and must not replace the file.
+    let out: ExecOutput = remote.exec(&write_script_with(path, attrs, backup, None, &size_check(content.len())), content).await?;
     if out.rc != 0 {
         return Err(RemoteError::Other(format!("cannot write {path}: {}", String::from_utf8_lossy(&out.stderr).trim())));
     }
@@ -241,6 +254,96 @@ mod tests {
         assert_eq!(mode_text(&Value::from("0644")), Some("0644".into()));
         assert_eq!(mode_text(&Value::from("755")), Some("0755".into()));
         assert_eq!(mode_text(&Value::from("u=rw,g=r")), Some("u=rw,g=r".into()));
+    }
+
+    /// A directory for one test, removed at the end.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("provision-util-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Scratch(p)
+        }
+        fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The write script run by the local `sh` in a temporary directory, its stdin left open.
+    fn start_write(dir: &std::path::Path, len: usize) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let target = dir.join("target");
+        let script = write_script_with(target.to_str().unwrap(), &Attrs::default(), false, None, &size_check(len));
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    fn temp_files(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(".provision")).collect()
+    }
+
+    fn wait_for_temp(dir: &std::path::Path) {
+        for _ in 0..500 {
+            if !temp_files(dir).is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the temporary file never appeared");
+    }
+
+    /// Ctrl-C on the controller signals the remote command's process group: the half
+    /// written temporary file is removed and the target is left alone.
+    #[test]
+    fn an_interrupted_write_leaves_no_temporary_file() {
+        use std::io::Write;
+        for sig in ["INT", "TERM", "HUP"] {
+            let dir = Scratch::new(sig);
+            std::fs::write(dir.path().join("target"), "old\n").unwrap();
+            let mut child = start_write(dir.path(), 1 << 20);
+            child.stdin.as_mut().unwrap().write_all(b"partial").unwrap();
+            wait_for_temp(dir.path());
+            let st = std::process::Command::new("kill").args(["-s", sig, "--", &format!("-{}", child.id())]).status().unwrap();
+            assert!(st.success());
+            let status = child.wait().unwrap();
+            assert!(!status.success(), "{sig}: {status:?}");
+            assert_eq!(temp_files(dir.path()), Vec::<String>::new(), "{sig}: a temporary file is left");
+            assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "old\n", "{sig}");
+        }
+    }
+
+    /// The controller gone mid-transfer (stdin ends early): no rename, no temporary file.
+    #[test]
+    fn a_write_cut_short_does_not_replace_the_file() {
+        use std::io::Write;
+        let dir = Scratch::new("short");
+        std::fs::write(dir.path().join("target"), "old\n").unwrap();
+        let mut child = start_write(dir.path(), 100);
+        child.stdin.take().unwrap().write_all(b"only part").unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+        assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "old\n");
+        // The whole content: written.
+        let mut child = start_write(dir.path(), 4);
+        child.stdin.take().unwrap().write_all(b"new\n").unwrap();
+        assert!(child.wait().unwrap().success());
+        assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "new\n");
+        assert_eq!(temp_files(dir.path()), Vec::<String>::new());
     }
 
     #[test]

@@ -36,6 +36,8 @@ impl LocalSession {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, so that Ctrl-C reaches the whole command (see `signal`).
+            .process_group(0)
             .spawn()
             .map_err(|e| RemoteError::Other(format!("cannot start /bin/sh: {e}")))?;
         let (tx, rx) = mpsc::channel(64);
@@ -132,6 +134,12 @@ impl Proc for ChildProc {
         if !self.done {
             let _ = self.child.start_kill();
             self.done = true;
+        }
+    }
+
+    async fn signal(&mut self, sig: &str) {
+        if let (false, Some(pid)) = (self.done, self.child.id()) {
+            let _ = tokio::process::Command::new("kill").args(["-s", sig, "--", &format!("-{pid}")]).status().await;
         }
     }
 }

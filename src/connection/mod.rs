@@ -240,6 +240,14 @@ impl Target {
     }
 }
 
+/// After Ctrl-C no new command starts (see [`crate::interrupt`]).
+fn stopped() -> Result<(), RemoteError> {
+    if crate::interrupt::requested() {
+        return Err(RemoteError::Other(crate::interrupt::MESSAGE.into()));
+    }
+    Ok(())
+}
+
 /// A connection to one host, made on first use and kept for the run.
 pub enum Session {
     Ssh(ssh::SshSession),
@@ -295,6 +303,7 @@ impl Session {
     /// Run `command` with an explicit become setting (a task's own `become`), instead
     /// of the host's.
     pub async fn exec_as(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
+        stopped()?;
         match self {
             Session::Ssh(s) => s.exec_as(command, stdin, become_).await,
             Session::Local(l) => l.exec_as(command, stdin, become_).await,
@@ -335,6 +344,7 @@ impl Remote for TaskRemote<'_> {
 #[async_trait]
 impl Remote for Session {
     async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
+        stopped()?;
         match self {
             Session::Ssh(s) => s.exec(command, stdin).await,
             Session::Local(l) => l.exec(command, stdin).await,
@@ -342,6 +352,7 @@ impl Remote for Session {
     }
 
     async fn exec_raw(&self, command: &str) -> Result<ExecOutput, RemoteError> {
+        stopped()?;
         match self {
             Session::Ssh(s) => s.exec_raw(command).await,
             Session::Local(l) => l.exec_raw(command).await,

@@ -71,6 +71,45 @@ pub trait Proc: Send {
     async fn eof(&mut self) -> Result<(), RemoteError>;
     /// Stop the command (close the channel, kill the process).
     async fn close(&mut self);
+    /// Send a signal (`INT`, `TERM`, `KILL`) to the command (Ctrl-C, see [`crate::interrupt`]).
+    async fn signal(&mut self, _sig: &str) {}
+}
+
+/// Receives a command's output as it arrives (`true`: stdout), for `-v` streaming on a
+/// terminal; set for a task's commands with `TAP.scope(..)`.
+pub type Tap = std::sync::Arc<dyn Fn(bool, &[u8]) + Send + Sync>;
+
+tokio::task_local! {
+    pub static TAP: Tap;
+}
+
+/// How long a command has to end after SIGINT, then after SIGTERM.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Wait for the command to end, up to `limit`; true if it did.
+async fn ended_within(proc: &mut dyn Proc, limit: std::time::Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        while let Some(ev) = proc.next().await {
+            if matches!(ev, Event::Closed) {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// The run was interrupted (Ctrl-C): SIGINT to the command, SIGTERM after a grace, then
+/// SIGKILL, and the channel closed. A remote shell's `trap` removes its temporary files.
+async fn stop(proc: &mut dyn Proc) -> RemoteError {
+    for sig in ["INT", "TERM", "KILL"] {
+        proc.signal(sig).await;
+        if ended_within(proc, GRACE).await {
+            break;
+        }
+    }
+    proc.close().await;
+    RemoteError::Other(crate::interrupt::MESSAGE.into())
 }
 
 /// A command line prepared for a transport: what to run, on a pty or not, and how to
@@ -150,7 +189,21 @@ fn su_prompt_at_end(buf: &[u8]) -> bool {
 }
 
 /// Run a prepared command to its end: answer become, feed stdin, collect the output.
+/// A Ctrl-C meanwhile stops the command (see [`stop`]).
 pub async fn drive(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
+    if !crate::interrupt::requested() {
+        let run = drive_to_end(&mut *proc, prepared, stdin);
+        tokio::select! {
+            r = run => return r,
+            _ = crate::interrupt::wait() => {}
+        }
+    }
+    Err(stop(proc).await)
+}
+
+/// [`drive`] without the Ctrl-C handling (for the commands that do the stopping).
+pub async fn drive_to_end(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
+    let tap = TAP.try_with(|t| t.clone()).ok();
     let mut out = ExecOutput { rc: -1, ..Default::default() };
     let mut exit: Option<i32> = None;
     // Before the handshake completes, output is held here and searched.
@@ -171,8 +224,18 @@ pub async fn drive(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Re
         match ev {
             Event::Stdout(d) if !became => pre_out.extend_from_slice(&d),
             Event::Stderr(d) if !became => pre_err.extend_from_slice(&d),
-            Event::Stdout(d) => out.stdout.extend_from_slice(&d),
-            Event::Stderr(d) => out.stderr.extend_from_slice(&d),
+            Event::Stdout(d) => {
+                if let Some(t) = &tap {
+                    t(true, &d);
+                }
+                out.stdout.extend_from_slice(&d)
+            }
+            Event::Stderr(d) => {
+                if let Some(t) = &tap {
+                    t(false, &d);
+                }
+                out.stderr.extend_from_slice(&d)
+            }
             Event::Exit(code) => {
                 exit = Some(code);
                 continue;
@@ -192,6 +255,9 @@ pub async fn drive(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]) -> Re
             }
             if rest.first() == Some(&b'\n') {
                 rest.remove(0);
+            }
+            if let Some(t) = tap.as_ref().filter(|_| !rest.is_empty()) {
+                t(true, &rest);
             }
             out.stdout = rest;
             out.stderr = strip_prompts(&pre_err, h);

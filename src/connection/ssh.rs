@@ -21,7 +21,7 @@ use russh::keys::{self, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::privilege::{drive, prepare, Become, Event, Proc};
+use super::privilege::{drive, drive_to_end, prepare, Become, Event, Proc};
 use super::known_hosts::{append, HostKeyStatus, KnownHosts};
 use super::ssh_config::StrictHostKeyChecking;
 use super::Target;
@@ -261,11 +261,21 @@ pub struct SshSession {
     lock: Mutex<Option<russh::Channel<client::Msg>>>,
     /// Why the lock could not be taken, once that is final.
     lock_error: StdMutex<Option<String>>,
+    /// Signals already sent to every command of this connection (Ctrl-C; see `ChannelProc::signal`).
+    signalled: Arc<StdMutex<Vec<&'static str>>>,
 }
 
 impl SshSession {
     pub fn new(target: Target) -> Self {
-        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None), lock_error: StdMutex::new(None) }
+        SshSession {
+            target,
+            live: Mutex::new(None),
+            channels: Semaphore::new(MAX_CHANNELS),
+            reconnected: Default::default(),
+            lock: Mutex::new(None),
+            lock_error: StdMutex::new(None),
+            signalled: Default::default(),
+        }
     }
 
     /// Connect now (the run does this first, to report UNREACHABLE early).
@@ -320,7 +330,8 @@ impl SshSession {
             ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         }
         ch.exec(true, prepared.command.as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
-        let mut proc = ChannelProc { ch, closed: false };
+        let conn = self.live.lock().await.as_ref().map(|l| l.handle.clone());
+        let mut proc = ChannelProc { ch, closed: false, conn, signalled: self.signalled.clone(), become_: become_.cloned() };
         let res = match self.target.command_timeout {
             Some(limit) => match tokio::time::timeout(limit, drive(&mut proc, &prepared, stdin)).await {
                 Ok(r) => r,
@@ -397,7 +408,7 @@ impl SshSession {
                             }
                             Line::Busy(_) if spec.try_only => {}
                             Line::Busy(info) => {
-                                eprintln!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs());
+                                crate::output::live::stderr_line(&format!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs()));
                                 notes.push(format!("waited for the run lock held by {}", who(&info)));
                             }
                             Line::Broke(info) => notes.push(format!("broke the run lock held by {}", who(&info))),
@@ -446,6 +457,26 @@ impl SshSession {
 struct ChannelProc {
     ch: russh::Channel<client::Msg>,
     closed: bool,
+    /// The connection, to signal the commands when sshd will not (see `signal`).
+    conn: Option<Arc<Conn>>,
+    signalled: Arc<StdMutex<Vec<&'static str>>>,
+    /// The command's `become`, which the signalling command needs too (to signal `sudo`).
+    become_: Option<Become>,
+}
+
+/// Sends `SIG` to the process group of every other command of this connection. They are
+/// the other children of the connection's sshd process (the first `sshd*` up the process
+/// tree, past `sudo`), and each leads its own process group (sshd runs every channel's
+/// command after `setsid`).
+fn signal_siblings_script(sig: &str) -> String {
+    format!(
+        "me=$$; p=$$; prev=; while [ -n \"$p\" ] && [ \"$p\" -gt 1 ]; do \
+case \"$(cat /proc/$p/comm 2>/dev/null)\" in sshd*) break;; esac; \
+prev=$p; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; \
+[ -n \"$p\" ] && [ \"$p\" -gt 1 ] || exit 0; \
+for c in $(pgrep -P \"$p\" 2>/dev/null || ps -o pid= --ppid \"$p\"); do \
+[ \"$c\" = \"$prev\" ] || [ \"$c\" = \"$me\" ] || kill -s {sig} -- \"-$c\" 2>/dev/null || kill -s {sig} \"$c\" 2>/dev/null; done; true"
+    )
 }
 
 #[async_trait]
@@ -481,6 +512,40 @@ impl Proc for ChannelProc {
         if !self.closed {
             let _ = self.ch.close().await;
             self.closed = true;
+        }
+    }
+
+    /// A `signal` request, which OpenSSH delivers to the command's process group
+    /// (`killpg`), except for root logins before OpenSSH 9.8 ("session signalling requires
+    /// privilege separation"). So the first command of the connection to be signalled
+    /// also sends the signal from a new channel to every command of the connection.
+    async fn signal(&mut self, sig: &str) {
+        let (name, request) = match sig {
+            "INT" => ("INT", russh::Sig::INT),
+            "TERM" => ("TERM", russh::Sig::TERM),
+            _ => ("KILL", russh::Sig::KILL),
+        };
+        if self.closed {
+            return;
+        }
+        let _ = self.ch.signal(request).await;
+        let first = {
+            let mut sent = self.signalled.lock().unwrap_or_else(|p| p.into_inner());
+            !sent.contains(&name) && {
+                sent.push(name);
+                true
+            }
+        };
+        if let (true, Some(conn)) = (first, &self.conn) {
+            if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
+                let prepared = prepare(&signal_siblings_script(name), self.become_.as_ref());
+                let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
+                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.is_ok();
+                if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
+                }
+                killer.close().await;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod junit;
+pub mod live;
 pub mod playbook;
 pub mod summary;
 

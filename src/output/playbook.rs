@@ -59,6 +59,10 @@ impl Printer {
         if self.quiet {
             return;
         }
+        if super::live::enabled() {
+            super::live::print_stdout(text);
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
@@ -84,6 +88,10 @@ impl Printer {
 
     pub fn warning(&self, text: &str) {
         let line = self.paint(Style::new().magenta(), format!("[WARNING]: {text}"));
+        if super::live::enabled() {
+            super::live::stderr_line(&line);
+            return;
+        }
         let _ = writeln!(std::io::stderr(), "{line}");
     }
 

@@ -110,28 +110,41 @@ pub fn assert(templar: &Templar, args: &Map<String, Value>, vars: &Map<String, V
     (Status::Ok, r, vec![])
 }
 
-/// `pause: seconds=N | minutes=N | prompt=...`; without a terminal a prompt is not waited on.
+/// `pause: seconds=N | minutes=N | prompt=...`. The prompt goes to stderr (stdout may be
+/// a JSON report); without a terminal on stdin a prompt is not waited on (a warning says
+/// so, as Ansible's does). Ctrl-C ends the pause and stops the run.
 pub async fn pause(args: &Map<String, Value>) -> Outcome {
     let num = |k: &str| args.get(k).and_then(|v| v.as_f64().or_else(|| text(v).parse().ok()));
     let secs = num("seconds").or_else(|| num("minutes").map(|m| m * 60.0));
     let start = std::time::Instant::now();
+    let interrupted = || (Status::Failed, ModuleResult::failed(crate::interrupt::MESSAGE.to_string()).0, vec![]);
     if let Some(s) = secs {
-        tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await;
-    } else if console::Term::stdout().is_term() {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))) => {}
+            _ = crate::interrupt::wait() => return interrupted(),
+        }
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let prompt = args.get("prompt").map(text).unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
-        let answer = tokio::task::spawn_blocking(move || {
+        let _quiet = crate::output::live::suspend();
+        let reading = tokio::task::spawn_blocking(move || {
             use std::io::Write;
-            print!("[pause]\n{prompt}:\n");
-            let _ = std::io::stdout().flush();
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "[pause]\n{prompt}:\n");
+            let _ = err.flush();
+            drop(err);
             let mut s = String::new();
             let _ = std::io::stdin().read_line(&mut s);
             s
-        })
-        .await
-        .unwrap_or_default();
+        });
+        let answer = tokio::select! {
+            a = reading => a.unwrap_or_default(),
+            _ = crate::interrupt::wait() => return interrupted(),
+        };
         let mut r = ModuleResult::ok(false).0;
         r.insert("user_input".into(), Value::String(answer.trim_end().to_string()));
         return (Status::Ok, r, vec![]);
+    } else {
+        crate::output::live::stderr_line("[WARNING]: Not waiting for response to prompt as stdin is not interactive");
     }
     let mut r = ModuleResult::ok(false).0;
     r.insert("delta".into(), Value::from(start.elapsed().as_secs()));

@@ -215,6 +215,10 @@ impl<'a> Engine<'a> {
     /// Run every play of a playbook.
     pub async fn run(&mut self, book: &Playbook) -> Result<(), Diagnostic> {
         for play in &book.plays {
+            // Ctrl-C: no new play starts either.
+            if crate::interrupt::requested() {
+                return Err(Diagnostic::new(crate::interrupt::MESSAGE));
+            }
             self.run_play(play).await?;
         }
         Ok(())
@@ -296,14 +300,19 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let value = match &p.default {
-                Some(d) if !console::Term::stdout().is_term() => d.clone(),
+                Some(d) if !interactive() => d.clone(),
                 default => {
-                    if !console::Term::stdout().is_term() {
+                    if !interactive() {
                         return Err(Diagnostic::new(format!("vars_prompt `{}` needs an answer and there is no terminal", p.name))
                             .with_help(format!("pass it with -e {}=VALUE, or give it a default", p.name)));
                     }
                     let prompt = format!("{}{}: ", p.prompt, default.as_ref().map(|d| format!(" [{}]", text(d))).unwrap_or_default());
-                    let answer = if p.private { rpassword::prompt_password(prompt).unwrap_or_default() } else { prompt_line(&prompt) };
+                    let answer = if p.private {
+                        let _quiet = crate::output::live::suspend();
+                        rpassword::prompt_password(prompt).unwrap_or_default()
+                    } else {
+                        prompt_line(&prompt)
+                    };
                     if answer.is_empty() {
                         default.clone().unwrap_or(Value::String(String::new()))
                     } else {
@@ -792,6 +801,10 @@ impl<'a> Engine<'a> {
     }
 
     async fn run_task_inner(&mut self, task: &Task, hosts: &[String], scope: &Scope, handler: bool) -> Result<(), Diagnostic> {
+        // Ctrl-C: no new task starts (see `crate::interrupt`).
+        if crate::interrupt::requested() {
+            return Err(Diagnostic::new(crate::interrupt::MESSAGE));
+        }
         let mut tags = scope.tags.clone();
         if let Some(t) = task.kw.get("tags") {
             tags.extend(tag_list(t));
@@ -859,13 +872,18 @@ impl<'a> Engine<'a> {
             let mut stream = stream::iter(inputs.into_iter().map(|(h, vars)| {
                 let env = &env;
                 async move {
+                    // After Ctrl-C, hosts still waiting for a fork do not start.
+                    if crate::interrupt::requested() {
+                        return None;
+                    }
                     let start = std::time::Instant::now();
                     let o = this.host_job(env, h, vars).await;
-                    (o, start.elapsed())
+                    Some((o, start.elapsed()))
                 }
             }))
             .buffer_unordered(forks);
-            while let Some((o, took)) = stream.next().await {
+            while let Some(next) = stream.next().await {
+                let Some((o, took)) = next else { continue };
                 this.emit_outcome(task, &display, &path, handler, &o, took);
                 outcomes.push(o);
             }
@@ -1339,7 +1357,17 @@ impl<'a> Engine<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (mut status, mut result, effects) = self.act(env, host, conn_host, vars).await;
+            // Ctrl-C stops the commands of `act` (they return at once); an action that
+            // waits on the controller is given up after a grace.
+            let acting = self.act(env, host, conn_host, vars);
+            let given_up = async {
+                crate::interrupt::wait().await;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            };
+            let (mut status, mut result, effects) = tokio::select! {
+                r = acting => r,
+                _ = given_up => (Status::Failed, ModuleResult::failed(crate::interrupt::MESSAGE.to_string()).0, vec![]),
+            };
             if status == Status::Unreachable {
                 return (status, result, effects);
             }
@@ -1382,7 +1410,13 @@ impl<'a> Engine<'a> {
                 if !done && attempt < attempts_max {
                     let shown = task.display_name();
                     self.events.emit(&Event::Retry { play: &self.play_name, task: &shown, host, retries_left: attempts_max - attempt });
-                    tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs_f64(delay)) => {}
+                        _ = crate::interrupt::wait() => {}
+                    }
+                    if crate::interrupt::requested() {
+                        return (Status::Failed, ModuleResult::failed(crate::interrupt::MESSAGE.to_string()).0, vec![]);
+                    }
                     continue;
                 }
                 if !done {
@@ -1593,7 +1627,7 @@ impl<'a> Engine<'a> {
         if let (Some(spec), false) = (&self.opts.conn.lock, connection_module) {
             match session.lock(spec).await {
                 Ok(None) => {}
-                Ok(Some(note)) => eprintln!("[WARNING]: {conn_host}: {note}"),
+                Ok(Some(note)) => crate::output::live::stderr_line(&format!("[WARNING]: {conn_host}: {note}")),
                 Err(e) => return failed(e.to_string()),
             }
         }
@@ -1622,7 +1656,16 @@ impl<'a> Engine<'a> {
             return (status, r, vec![]);
         };
         let ctx = Context { remote: &remote, check_mode: check, diff };
-        match module.run(&args, &ctx).await {
+        let running = module.run(&args, &ctx);
+        // `-v` on a terminal: the output of a command streams as it arrives.
+        let outcome = if crate::output::live::streaming() && matches!(action, "command" | "shell" | "raw" | "script") {
+            let shown = host.to_string();
+            let tap: crate::connection::privilege::Tap = Arc::new(move |out, data| crate::output::live::stream(&shown, out, data));
+            crate::connection::privilege::TAP.scope(tap, running).await
+        } else {
+            running.await
+        };
+        match outcome {
             Ok(mut r) => {
                 if let Some(src) = template_src {
                     r.0.insert("src".into(), src);
@@ -1684,13 +1727,24 @@ fn find_local(src: &str, sub: &str, search: &[PathBuf]) -> Option<PathBuf> {
     p.exists().then(|| p.to_path_buf())
 }
 
+/// Ask on stderr and read a line from stdin: a prompt never mixes into stdout (which may
+/// be a JSON report). A Ctrl-C while it waits ends the run at once.
 fn prompt_line(prompt: &str) -> String {
     use std::io::Write;
-    print!("{prompt}");
-    let _ = std::io::stdout().flush();
+    let _waiting = crate::interrupt::Prompting::start();
+    let _quiet = crate::output::live::suspend();
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
+    drop(err);
     let mut s = String::new();
     let _ = std::io::stdin().read_line(&mut s);
     s.trim_end_matches(['\n', '\r']).to_string()
+}
+
+/// Can we ask the person at the terminal (stdin is one)?
+fn interactive() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdin())
 }
 
 fn step_confirm(name: &str) -> bool {
