@@ -100,16 +100,22 @@ fn site_builds_the_ml_servers_and_a_second_run_changes_nothing() {
         ),
     );
     assert_eq!(rc, 0, "dvc push from h1: {out}");
+    let pushed = out.clone();
     let md5 = out.lines().find_map(|l| l.trim().strip_prefix("- md5: ").or_else(|| l.trim().strip_prefix("md5: "))).map(str::to_string);
     let md5 = md5.unwrap_or_else(|| panic!("no md5 in the .dvc file: {out}"));
     let (rc, out) = on("h4", &format!("find /srv/dvc-storage -type f -path '*{}*' | head -1 | xargs cat", &md5[2..]));
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains(&marker), "the file is on DATA: {out}");
-    let dvc_file = format!("outs:\n- md5: {md5}\n  path: train.csv\n");
+    // The .dvc file as DEV wrote it (what git would carry), then `dvc pull` on TRAIN.
+    let dvc_file: String = pushed.lines().skip_while(|l| !l.starts_with("outs:")).map(|l| format!("{l}\n")).collect();
+    let b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&dvc_file)
+    };
     let (rc, out) = on(
         "h2",
         &format!(
-            "cd /srv/ml-project && sudo -u mlops sh -c 'mkdir -p data && printf \"%s\" \"{dvc_file}\" > data/train.csv.dvc && rm -f data/train.csv && dvc pull -q data/train.csv.dvc && cat data/train.csv'"
+            "cd /srv/ml-project && sudo -u mlops sh -c 'mkdir -p data && echo {b64} | base64 -d > data/train.csv.dvc && rm -f data/train.csv && dvc pull data/train.csv.dvc && cat data/train.csv'"
         ),
     );
     for t in &mut tunnels {
