@@ -41,17 +41,32 @@ const MARK: &str = "__provision_probe_1f3a__";
 /// The shell that describes `path` (and prints its content after a marker line when
 /// `with_content`). Uses only POSIX tools plus `stat -c` and `sha1sum` (coreutils,
 /// busybox).
+///
+/// Every process counts (an `exec` costs milliseconds on a busy host, more than the
+/// round trip): the type comes from shell builtins, one `stat` prints the rest, the
+/// checksum is `sha1sum`'s own output (or, with the content, computed here), and
+/// nothing runs in a command substitution.
 pub fn probe_script(path: &str, with_content: bool) -> String {
+    probe_script_with(path, with_content, "")
+}
+
+/// [`probe_script`], with `stat_line`: more of `stat -c`'s format, printed on a line of
+/// its own before the probe's (one `stat` process for both; nothing when the path is
+/// absent). It must not contain a single quote.
+pub(crate) fn probe_script_with(path: &str, with_content: bool, stat_line: &str) -> String {
     let p = quote(path);
+    let extra = if stat_line.is_empty() { String::new() } else { format!("'{stat_line}\n'") };
     let mut s = format!(
         "p={p}; if [ -L \"$p\" ]; then k=link; elif [ -d \"$p\" ]; then k=directory; elif [ -f \"$p\" ]; then k=file; \
 elif [ -e \"$p\" ]; then k=other; else echo {MARK} absent; exit 0; fi; \
-echo {MARK} \"$k\" $(stat -c '%a %U %G %u %g %s' \"$p\"); \
-if [ $k = link ]; then echo \"{MARK}link $(readlink \"$p\")\"; fi; \
-if [ $k = file ]; then echo \"{MARK}sum $(sha1sum < \"$p\" | cut -d' ' -f1)\"; fi"
+stat -c {extra}\"{MARK} $k %a %U %G %u %g %s\" -- \"$p\" || echo {MARK} \"$k\"; \
+if [ $k = link ]; then printf '%s ' {MARK}link; readlink -- \"$p\" || echo; fi"
     );
     if with_content {
-        s.push_str(&format!("; if [ $k = file ]; then echo {MARK}content; cat \"$p\"; fi"));
+        // The checksum of the content is computed from what comes back.
+        s.push_str(&format!("; if [ $k = file ]; then echo {MARK}content; cat -- \"$p\"; fi"));
+    } else {
+        s.push_str(&format!("; if [ $k = file ]; then printf '%s ' {MARK}sum; sha1sum < \"$p\" || echo; fi"));
     }
     s
 }
@@ -86,11 +101,17 @@ pub fn parse_probe(out: &[u8]) -> Result<PathState, String> {
         } else if let Some(t) = line.strip_prefix(&format!("{MARK}link ")) {
             st.link_target = Some(t.to_string());
         } else if let Some(sum) = line.strip_prefix(&format!("{MARK}sum ")) {
-            st.checksum = Some(sum.trim().to_string());
+            // `sha1sum < FILE` prints `HASH  -`.
+            st.checksum = Some(sum.split_whitespace().next().unwrap_or("").to_string());
         }
     }
     if !st.exists && st.kind.is_empty() {
         return Err(format!("unexpected probe output: {head}"));
+    }
+    if st.checksum.is_none() && st.kind == "file" {
+        if let Some(c) = &content {
+            st.checksum = Some(sha1_hex(c));
+        }
     }
     st.content = content;
     Ok(st)
@@ -350,7 +371,13 @@ const PROBE_SEPARATOR: &str = "__provision_probe_next_5b2e__";
 /// The shell that probes several paths in one round trip (each as [`probe_script`]
 /// without content, in its own subshell). Parse it with [`parse_probe_many`].
 pub fn probe_many_script(paths: &[&str]) -> String {
-    paths.iter().map(|p| format!("({})", probe_script(p, false))).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
+    let with: Vec<(&str, String)> = paths.iter().map(|p| (*p, String::new())).collect();
+    probe_many_script_with(&with)
+}
+
+/// [`probe_many_script`], each path with its `stat_line` (see [`probe_script_with`]).
+pub(crate) fn probe_many_script_with(paths: &[(&str, String)]) -> String {
+    paths.iter().map(|(p, extra)| format!("({})", probe_script_with(p, false, extra))).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
 }
 
 /// Parse what [`probe_many_script`] printed: one state per path, in order. Lines that

@@ -259,11 +259,13 @@ pub struct SshSession {
     reconnected: std::sync::atomic::AtomicBool,
     /// The channel that holds the run lock on the host, while we hold it.
     lock: Mutex<Option<russh::Channel<client::Msg>>>,
+    /// Persistent shells that run most commands (see [`super::shell`]).
+    shells: super::shell::Pool,
 }
 
 impl SshSession {
     pub fn new(target: Target) -> Self {
-        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None) }
+        SshSession { target, live: Mutex::new(None), channels: Semaphore::new(MAX_CHANNELS), reconnected: Default::default(), lock: Mutex::new(None), shells: Default::default() }
     }
 
     /// Connect now (the run does this first, to report UNREACHABLE early).
@@ -308,11 +310,26 @@ impl SshSession {
     }
 
     async fn run(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
+        if !super::shell::tracing() {
+            return self.run_inner(command, stdin, become_).await;
+        }
+        let t0 = std::time::Instant::now();
+        let res = self.run_inner(command, stdin, become_).await;
+        super::shell::trace(&self.target.name, command, stdin, &res, t0.elapsed());
+        res
+    }
+
+    async fn run_inner(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
         if command.contains('\0') {
             return Err(RemoteError::Other("a command cannot contain a NUL byte".into()));
         }
-        let _slot = self.channels.acquire().await.map_err(|_| RemoteError::Other("session closed".into()))?;
         let prepared = prepare(command, become_);
+        if self.shells.eligible(&prepared, stdin) {
+            if let Some(res) = self.shells.run(&prepared, self.target.command_timeout, || self.open()).await {
+                return res;
+            }
+        }
+        let _slot = self.channels.acquire().await.map_err(|_| RemoteError::Other("session closed".into()))?;
         let ch = self.open().await?;
         if prepared.pty {
             ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
@@ -403,6 +420,7 @@ impl SshSession {
     /// Forget the connection without waiting on it (the host may be gone); the next use
     /// connects afresh, and may reconnect once more after that.
     pub async fn disconnect(&self) {
+        self.shells.clear().await;
         if let Some(l) = self.live.lock().await.take() {
             let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
         }
@@ -411,6 +429,7 @@ impl SshSession {
     }
 
     pub async fn close(&self) {
+        self.shells.clear().await;
         if let Some(ch) = self.lock.lock().await.take() {
             let _ = ch.eof().await;
             let _ = ch.close().await;
