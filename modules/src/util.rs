@@ -376,8 +376,19 @@ pub fn probe_many_script(paths: &[&str]) -> String {
 }
 
 /// [`probe_many_script`], each path with its `stat_line` (see [`probe_script_with`]).
+///
+/// No subshell per path (a fork each): the probe's `exit 0` for an absent path becomes
+/// a test that skips the rest.
 pub(crate) fn probe_many_script_with(paths: &[(&str, String)]) -> String {
-    paths.iter().map(|(p, extra)| format!("({})", probe_script_with(p, false, extra))).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
+    let absent = format!("else echo {MARK} absent; exit 0; fi; ");
+    let body = |p: &str, extra: &str| {
+        let s = probe_script_with(p, false, extra);
+        match s.split_once(&absent) {
+            Some((head, rest)) => format!("{head}else echo {MARK} absent; k=; fi; if [ -n \"$k\" ]; then {rest}; fi"),
+            None => format!("({s})"),
+        }
+    };
+    paths.iter().map(|(p, extra)| body(p, extra)).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
 }
 
 /// Parse what [`probe_many_script`] printed: one state per path, in order. Lines that
@@ -478,11 +489,43 @@ mod file_helper_tests {
         assert!(resolve_mode("rw", 0o644, false, 0o022).is_err());
     }
 
+    /// The probes run by the local shell: a file, a directory, a link and an absent path
+    /// described by one script, the `stat` line of the caller included.
+    #[test]
+    fn probes_run_by_a_real_shell() {
+        let dir = std::env::temp_dir().join(format!("provision-probe-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f x");
+        std::fs::write(&file, b"hello\n").unwrap();
+        let link = dir.join("l");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("f x", &link).unwrap();
+        let (f, d, l) = (file.display().to_string(), dir.display().to_string(), link.display().to_string());
+        let absent = dir.join("none").display().to_string();
+        let paths = [(f.as_str(), "X0 %h".to_string()), (absent.as_str(), "X1 %h".to_string()), (d.as_str(), String::new()), (l.as_str(), String::new())];
+        let script = probe_many_script_with(&paths);
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.contains("X0 1\n") && !text.contains("X1"), "{text}");
+        let st = parse_probe_many(&out.stdout, 4).unwrap();
+        assert_eq!((st[0].kind.as_str(), st[0].size), ("file", 6));
+        assert_eq!(st[0].checksum.as_deref(), Some(sha1_hex(b"hello\n").as_str()));
+        assert!(!st[1].exists);
+        assert_eq!(st[2].kind, "directory");
+        assert_eq!((st[3].kind.as_str(), st[3].link_target.as_deref()), ("link", Some("f x")));
+        // With the content, the checksum is computed here.
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(probe_script(&f, true)).output().unwrap();
+        let one = parse_probe(&out.stdout).unwrap();
+        assert_eq!((one.content.as_deref(), one.checksum.as_deref()), (Some(&b"hello\n"[..]), Some(sha1_hex(b"hello\n").as_str())));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn several_probes_parse_in_order() {
         let s = probe_many_script(&["/a", "/b c"]);
-        assert!(s.starts_with("(p=/a; "), "{s}");
-        assert!(s.contains(&format!("; echo {PROBE_SEPARATOR}; (p='/b c'; ")), "{s}");
+        assert!(s.starts_with("p=/a; "), "{s}");
+        assert!(s.contains(&format!("; echo {PROBE_SEPARATOR}; p='/b c'; ")), "{s}");
         let out = format!("noise\n{MARK} file 644 root root 0 0 3\n{MARK}sum abc\n{PROBE_SEPARATOR}\n{MARK} absent\n");
         let st = parse_probe_many(out.as_bytes(), 2).unwrap();
         assert_eq!((st[0].exists, st[0].checksum.as_deref(), st[1].exists), (true, Some("abc"), false));

@@ -34,7 +34,8 @@ impl LockSpec {
 pub const TAG: &str = "__provision_lock_5e1a__";
 
 /// The script run on the host; its first lines say what happened, then it holds the lock
-/// until its standard input ends.
+/// until its standard input ends. `LOCKED` comes before the info file is written (two
+/// processes), so the run goes on meanwhile.
 pub fn script(spec: &LockSpec) -> String {
     let holder = provision_modules::quote::quote(&spec.holder);
     let wait = spec.wait.as_secs();
@@ -51,8 +52,9 @@ if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\";
 exec 9>>\"$L\" 2>/dev/null || exec 9<\"$L\" || {{ echo \"$T NOLOCK\"; exec cat >/dev/null; }}; \
 if ! flock -n 9; then echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
+echo \"$T LOCKED $L\"; \
 H={holder}; {{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
-echo \"$T LOCKED $L\"; exec cat >/dev/null"
+exec cat >/dev/null"
     )
 }
 

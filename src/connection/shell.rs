@@ -57,7 +57,9 @@ pub fn trace(host: &str, command: &str, stdin: &[u8], res: &Result<ExecOutput, R
         Ok(o) => format!("rc={} out={}B err={}B", o.rc, o.stdout.len(), o.stderr.len()),
         Err(e) => format!("error: {e}"),
     };
-    eprintln!("[trace] {host} {:.2}ms cmd={}B stdin={}B {outcome} | {first}", took.as_secs_f64() * 1000.0, command.len(), stdin.len());
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let at = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0;
+    eprintln!("[trace] {host} {:.2}ms cmd={}B stdin={}B {outcome} at={at:.1}ms | {first}", took.as_secs_f64() * 1000.0, command.len(), stdin.len());
 }
 
 fn token() -> String {
