@@ -14,8 +14,10 @@
 //!   Ansible runs modules (`ansible_shell_executable`), and its stdin is `/dev/null`.
 //! - `TOKEN` is random per shell: the bytes before it on stdout and on stderr are the
 //!   command's output, the number after it on stdout its exit status.
-//! - Only commands with no stdin and no become password (nothing to answer) go through
-//!   here; the others, and `raw`, keep their own exec channel (see [`super::ssh`]).
+//! - A small stdin (no NUL byte, at most [`MAX_STDIN`]) is written into a pipe by the
+//!   shell's `printf` builtin: `printf '%s' 'DATA' | ( eval 'COMMAND' ); ...`.
+//! - Commands with a larger or binary stdin, or a become password to answer, or a
+//!   terminal, and `raw`, keep their own exec channel (see [`super::ssh`]).
 //! - A shell that died while idle is replaced; one that dies during a command ends the
 //!   command as a dropped exec channel did (rc -1); a command that times out takes its
 //!   shell down with it.
@@ -60,6 +62,13 @@ pub fn trace(host: &str, command: &str, stdin: &[u8], res: &Result<ExecOutput, R
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let at = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0;
     eprintln!("[trace] {host} {:.2}ms cmd={}B stdin={}B {outcome} at={at:.1}ms | {first}", took.as_secs_f64() * 1000.0, command.len(), stdin.len());
+}
+
+/// `PROVISION_TRACE=1`: how long a step of the connection took.
+pub fn trace_step(host: &str, what: &str, since: std::time::Instant) {
+    if tracing() {
+        eprintln!("[trace] {host} {what} in {:.2}ms", since.elapsed().as_secs_f64() * 1000.0);
+    }
 }
 
 fn token() -> String {
@@ -117,10 +126,9 @@ impl Shell {
         }
     }
 
-    async fn run(&mut self, command: &str) -> Result<Ran, RemoteError> {
-        let t = &self.token;
-        let line = format!("( eval {} ) </dev/null; printf '%s %d\\n' {t} \"$?\"; printf '%s\\n' {t} >&2\n", quote(command));
-        if self.ch.data(line.as_bytes()).await.is_err() {
+    async fn run(&mut self, command: &str, stdin: &[u8]) -> Result<Ran, RemoteError> {
+        let line = framed(command, stdin, &self.token);
+        if self.ch.data(&line[..]).await.is_err() {
             return Ok(Ran::Died { out: vec![], err: vec![], exit: None, started: false });
         }
         let tok = self.token.as_bytes();
@@ -172,6 +180,32 @@ impl Shell {
         let _ = self.ch.close().await;
     }
 }
+
+/// The line that runs `command` in a shell: its stdin is `/dev/null`, or `stdin`
+/// written by the shell's `printf` (a builtin) into a pipe.
+fn framed(command: &str, stdin: &[u8], token: &str) -> Vec<u8> {
+    let mut line = Vec::with_capacity(command.len() + stdin.len() + 128);
+    if !stdin.is_empty() {
+        line.extend_from_slice(b"printf '%s' '");
+        for &b in stdin {
+            if b == b'\'' {
+                line.extend_from_slice(b"'\\''");
+            } else {
+                line.push(b);
+            }
+        }
+        line.extend_from_slice(b"' | ");
+    }
+    line.extend_from_slice(format!("( eval {} )", quote(command)).as_bytes());
+    if stdin.is_empty() {
+        line.extend_from_slice(b" </dev/null");
+    }
+    line.extend_from_slice(format!("; printf '%s %d\\n' {token} \"$?\"; printf '%s\\n' {token} >&2\n").as_bytes());
+    line
+}
+
+/// The most stdin passed through a shell (more takes its own channel).
+pub const MAX_STDIN: usize = 64 * 1024;
 
 /// A command's recorded output, replayed to [`drive`] (which strips the become
 /// handshake, as it does for an exec channel).
@@ -248,7 +282,7 @@ impl Pool {
     /// Can this command run in a shell? Not with stdin to pass, nor with a become
     /// password or terminal to drive.
     pub fn eligible(&self, prepared: &Prepared, stdin: &[u8]) -> bool {
-        self.on && stdin.is_empty() && !prepared.interactive()
+        self.on && stdin.len() <= MAX_STDIN && !stdin.contains(&0) && !prepared.interactive()
     }
 
     fn idle_shell(&self) -> Option<Shell> {
@@ -272,7 +306,7 @@ impl Pool {
 
     /// Run `prepared` in a shell of this connection (`open` opens a channel).
     /// `None`: no shell could take it; run it on its own channel.
-    pub async fn run<F, Fut>(&self, prepared: &Prepared, limit: Option<Duration>, open: F) -> Option<Result<ExecOutput, RemoteError>>
+    pub async fn run<F, Fut>(&self, prepared: &Prepared, stdin: &[u8], limit: Option<Duration>, open: F) -> Option<Result<ExecOutput, RemoteError>>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<russh::Channel<client::Msg>, RemoteError>>,
@@ -299,11 +333,11 @@ impl Pool {
             let mut lease = Lease { pool: self, shell: Some(shell) };
             let sh = lease.shell.as_mut()?;
             let ran = match limit {
-                Some(l) => match tokio::time::timeout(l, sh.run(&prepared.command)).await {
+                Some(l) => match tokio::time::timeout(l, sh.run(&prepared.command, stdin)).await {
                     Ok(r) => r,
                     Err(_) => return Some(Err(RemoteError::Timeout(l))),
                 },
-                None => sh.run(&prepared.command).await,
+                None => sh.run(&prepared.command, stdin).await,
             };
             let (out, err, rc) = match ran {
                 Ok(Ran::Done(out, err, rc)) => {
@@ -343,6 +377,22 @@ mod tests {
         assert_eq!(find(b"abcTOKdef", b"TOK", 2), Some(3));
         assert_eq!(find(b"abcTOKdef", b"TOK", 100), None);
         assert_eq!(find(b"TO", b"TOK", 0), None);
+    }
+
+    /// The framed line, run by the local shell as the remote one runs it.
+    #[test]
+    fn framed_commands_run_in_a_local_shell() {
+        let tok = token();
+        let mut script = framed("read a; echo \"got $a\"; echo oops >&2; exit 3", b"it's\nmore", &tok);
+        script.extend(framed("cd /; cat; exit 0", b"", &tok));
+        let path = std::env::temp_dir().join(format!("provision-framed-{}", std::process::id()));
+        std::fs::write(&path, &script).unwrap();
+        let out = std::process::Command::new("/bin/sh").stdin(std::fs::File::open(&path).unwrap()).output().unwrap();
+        let _ = std::fs::remove_file(&path);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(stdout, format!("got it's\n{tok} 3\n{tok} 0\n"));
+        assert_eq!(stderr, format!("oops\n{tok}\n{tok}\n"));
     }
 
     #[test]

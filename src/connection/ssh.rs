@@ -151,6 +151,7 @@ struct Live {
 /// Connect and authenticate to `t`, through its jump host if it has one.
 fn connect(t: &Target) -> futures::future::BoxFuture<'_, Result<Live, String>> {
     Box::pin(async move {
+        let started = std::time::Instant::now();
         let verdict = Arc::new(Verdict::default());
         let handler = Client {
             host: t.address.clone(),
@@ -189,9 +190,12 @@ fn connect(t: &Target) -> futures::future::BoxFuture<'_, Result<Live, String>> {
                 (h, None)
             }
         };
+        let authenticating = std::time::Instant::now();
         tokio::time::timeout(t.connect_timeout.max(Duration::from_secs(5)) * 3, authenticate(&mut handle, t))
             .await
             .map_err(|_| format!("ssh: authentication to {}@{} timed out", t.user, t.address))??;
+        super::shell::trace_step(&t.name, "connected", started);
+        super::shell::trace_step(&t.name, "authenticated", authenticating);
         Ok(Live { handle: Arc::new(handle), _jump: jump })
     })
 }
@@ -325,7 +329,7 @@ impl SshSession {
         }
         let prepared = prepare(command, become_);
         if self.shells.eligible(&prepared, stdin) {
-            if let Some(res) = self.shells.run(&prepared, self.target.command_timeout, || self.open()).await {
+            if let Some(res) = self.shells.run(&prepared, stdin, self.target.command_timeout, || self.open()).await {
                 return res;
             }
         }
@@ -366,6 +370,7 @@ impl SshSession {
         if held.is_some() {
             return Ok(None);
         }
+        let started = std::time::Instant::now();
         let mut ch = self.open().await?;
         ch.exec(true, script(spec).as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         let mut buf = String::new();
@@ -384,6 +389,7 @@ impl SshSession {
                         let line: String = buf.drain(..=i).collect();
                         match parse(&line) {
                             Line::Locked(_) => {
+                                super::shell::trace_step(&self.target.name, "locked", started);
                                 *held = Some(ch);
                                 return Ok((!notes.is_empty()).then(|| notes.join("; ")));
                             }
