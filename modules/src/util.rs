@@ -18,6 +18,8 @@ pub mod textedit;
 /// What is at a path on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathState {
+    // `kind` is `unprobed` (and `exists` false) for a path left undescribed on purpose
+    // ([`probe_many_script_when`]): nothing is known of it.
     pub exists: bool,
     /// `file`, `directory`, `link`, `hard` is not distinguished from file, `other`.
     pub kind: String,
@@ -83,6 +85,10 @@ pub fn parse_probe(out: &[u8]) -> Result<PathState, String> {
     for line in head.lines() {
         if let Some(rest) = line.strip_prefix(&format!("{MARK} ")) {
             let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.first() == Some(&"unprobed") {
+                st.kind = "unprobed".into();
+                return Ok(st);
+            }
             if f.first() == Some(&"absent") {
                 st.exists = false;
                 return Ok(st);
@@ -380,15 +386,27 @@ pub fn probe_many_script(paths: &[&str]) -> String {
 /// No subshell per path (a fork each): the probe's `exit 0` for an absent path becomes
 /// a test that skips the rest.
 pub(crate) fn probe_many_script_with(paths: &[(&str, String)]) -> String {
+    let with: Vec<(&str, String, Option<&str>)> = paths.iter().map(|(p, e)| (*p, e.clone(), None)).collect();
+    probe_many_script_when(&with)
+}
+
+/// [`probe_many_script_with`], where a path may be described only when another one is
+/// absent (`unless`: neither `-e` nor `-L`); otherwise it is answered `unprobed` (see
+/// [`PathState::unprobed`]), which costs no process.
+pub(crate) fn probe_many_script_when(paths: &[(&str, String, Option<&str>)]) -> String {
     let absent = format!("else echo {MARK} absent; exit 0; fi; ");
-    let body = |p: &str, extra: &str| {
+    let body = |p: &str, extra: &str, unless: Option<&str>| {
         let s = probe_script_with(p, false, extra);
-        match s.split_once(&absent) {
+        let s = match s.split_once(&absent) {
             Some((head, rest)) => format!("{head}else echo {MARK} absent; k=; fi; if [ -n \"$k\" ]; then {rest}; fi"),
             None => format!("({s})"),
+        };
+        match unless {
+            Some(u) => format!("if [ -e {q} ] || [ -L {q} ]; then echo {MARK} unprobed; else {s}; fi", q = quote(u)),
+            None => s,
         }
     };
-    paths.iter().map(|(p, extra)| body(p, extra)).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
+    paths.iter().map(|(p, extra, unless)| body(p, extra, *unless)).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
 }
 
 /// Parse what [`probe_many_script`] printed: one state per path, in order. Lines that
@@ -514,6 +532,12 @@ mod file_helper_tests {
         assert!(!st[1].exists);
         assert_eq!(st[2].kind, "directory");
         assert_eq!((st[3].kind.as_str(), st[3].link_target.as_deref()), ("link", Some("f x")));
+        // A directory described only when the file in it is absent.
+        let when = [(f.as_str(), String::new(), None), (d.as_str(), String::new(), Some(f.as_str())), (d.as_str(), String::new(), Some(absent.as_str()))];
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(probe_many_script_when(&when)).output().unwrap();
+        let st = parse_probe_many(&out.stdout, 3).unwrap();
+        assert_eq!((st[1].kind.as_str(), st[1].exists), ("unprobed", false));
+        assert_eq!((st[2].kind.as_str(), st[2].exists), ("directory", true));
         // With the content, the checksum is computed here.
         let out = std::process::Command::new("/bin/sh").arg("-c").arg(probe_script(&f, true)).output().unwrap();
         let one = parse_probe(&out.stdout).unwrap();
