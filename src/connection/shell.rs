@@ -1,7 +1,7 @@
 //! A persistent remote shell: one long-lived `/bin/sh` per channel runs module commands
 //! one after another, so a command costs one round trip on an open channel instead of a
-//! channel open, an sshd session and a login-shell start (about 4.5 ms → 2.5 ms each on
-//! loopback, more on a busy host).
+//! channel open, an sshd session and a login-shell start (a prototype measured 4.5 ms →
+//! 2.7 ms per command on loopback; the saving grows with the host's load).
 //!
 //! The protocol, written on the shell's stdin for each command:
 //!
@@ -138,6 +138,10 @@ impl Shell {
         let mut exit = None;
         while rc.is_none() || !err_done {
             match self.ch.wait().await {
+                // Output after a marker can only come from a background process of the
+                // command: it is not the command's.
+                Some(ChannelMsg::Data { .. }) if rc.is_some() => {}
+                Some(ChannelMsg::ExtendedData { ext: 1, .. }) if err_done => {}
                 Some(ChannelMsg::Data { data }) => {
                     let from = out.len().saturating_sub(tok.len() + 16);
                     out.extend_from_slice(&data);
@@ -145,8 +149,6 @@ impl Shell {
                         let rest = &out[i + tok.len()..];
                         if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
                             let code = String::from_utf8_lossy(&rest[..nl]).trim().parse::<i32>().unwrap_or(-1);
-                            // Output after the marker can only come from a background
-                            // process of the command: it is not the command's.
                             out.truncate(i);
                             rc = Some(code);
                         }
