@@ -313,22 +313,24 @@ impl SshSession {
         }
     }
 
-    async fn run(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
+    /// Run `command`; `raw`: as typed, by the login shell on its own channel (never in a
+    /// persistent shell).
+    async fn run(&self, command: &str, stdin: &[u8], become_: Option<&Become>, raw: bool) -> Result<ExecOutput, RemoteError> {
         if !super::shell::tracing() {
-            return self.run_inner(command, stdin, become_).await;
+            return self.run_inner(command, stdin, become_, raw).await;
         }
         let t0 = std::time::Instant::now();
-        let res = self.run_inner(command, stdin, become_).await;
+        let res = self.run_inner(command, stdin, become_, raw).await;
         super::shell::trace(&self.target.name, command, stdin, &res, t0.elapsed());
         res
     }
 
-    async fn run_inner(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
+    async fn run_inner(&self, command: &str, stdin: &[u8], become_: Option<&Become>, raw: bool) -> Result<ExecOutput, RemoteError> {
         if command.contains('\0') {
             return Err(RemoteError::Other("a command cannot contain a NUL byte".into()));
         }
         let prepared = prepare(command, become_);
-        if self.shells.eligible(&prepared, stdin) {
+        if !raw && self.shells.eligible(&prepared, stdin) {
             if let Some(res) = self.shells.run(&prepared, stdin, self.target.command_timeout, || self.open()).await {
                 return res;
             }
@@ -352,15 +354,15 @@ impl SshSession {
     }
 
     pub async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
-        self.run(command, stdin, self.target.become_.as_ref()).await
+        self.run(command, stdin, self.target.become_.as_ref(), false).await
     }
 
     pub async fn exec_as(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
-        self.run(command, stdin, become_).await
+        self.run(command, stdin, become_, false).await
     }
 
     pub async fn exec_raw(&self, command: &str) -> Result<ExecOutput, RemoteError> {
-        self.run(command, b"", None).await
+        self.run(command, b"", None, true).await
     }
 
     /// Take the run lock (see [`super::lock`]), once per connection.
