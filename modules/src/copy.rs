@@ -354,7 +354,8 @@ fn decide_one(o: &Opts, one: &One, wanted_sum: Option<&str>, facts: &Facts) -> R
         return Ok(Decision::Same { target, change });
     }
     let parent = dirname(&target);
-    let mkdirs = if seen(facts, &parent)?.st.exists {
+    // A target that exists has its directory.
+    let mkdirs = if here.st.exists || seen(facts, &parent)?.st.exists {
         vec![]
     } else if o.dest.ends_with('/') {
         let dir_want = Attrs { mode: o.directory_mode.clone(), owner: o.want.owner.clone(), group: o.want.group.clone() };
@@ -399,7 +400,8 @@ async fn copy_one(o: &Opts, ctx: &Context<'_>, one: One) -> Result<ModuleResult,
         (Some(n), true) => join(&o.dest, n),
         _ => o.dest.clone(),
     };
-    let mut queries = vec![Query::Describe(dest_file.clone()), Query::Describe(dirname(&dest_file))];
+    // The directory matters only for a file that is not there yet.
+    let mut queries = vec![Query::Describe(dest_file.clone()), Query::DescribeUnless { path: dirname(&dest_file), unless: dest_file.clone() }];
     if let (Some(n), false) = (&one.name, o.dest.ends_with('/')) {
         queries.push(Query::Describe(join(&dest_file, n)));
     }

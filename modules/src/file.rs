@@ -21,7 +21,6 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::args::{to_bool, ArgSpec, ArgType};
-use crate::quote::quote;
 use crate::util::{self, resolve_mode, Attrs};
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
@@ -270,8 +269,7 @@ pub(crate) async fn run_script(remote: &dyn crate::Remote, script: &str) -> Resu
 
 /// The lines that describe `path` after the commands ran (a subshell: `set -e` off).
 pub(crate) fn describe_after(path: &str) -> String {
-    let qp = quote(path);
-    format!("set +e; stat -c '{TAG} ext0 %h %i %d %X %Y' -- {qp} 2>/dev/null; {}", util::probe_many_script(&[path]))
+    format!("set +e; {}", util::probe_many_script_with(&[(path, format!("{TAG} ext0 %h %i %d %X %Y"))]))
 }
 
 #[async_trait]

@@ -18,6 +18,8 @@ pub mod textedit;
 /// What is at a path on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathState {
+    // `kind` is `unprobed` (and `exists` false) for a path left undescribed on purpose
+    // ([`probe_many_script_when`]): nothing is known of it.
     pub exists: bool,
     /// `file`, `directory`, `link`, `hard` is not distinguished from file, `other`.
     pub kind: String,
@@ -41,17 +43,32 @@ const MARK: &str = "__provision_probe_1f3a__";
 /// The shell that describes `path` (and prints its content after a marker line when
 /// `with_content`). Uses only POSIX tools plus `stat -c` and `sha1sum` (coreutils,
 /// busybox).
+///
+/// Every process counts (an `exec` costs milliseconds on a busy host, more than the
+/// round trip): the type comes from shell builtins, one `stat` prints the rest, the
+/// checksum is `sha1sum`'s own output (or, with the content, computed here), and
+/// nothing runs in a command substitution.
 pub fn probe_script(path: &str, with_content: bool) -> String {
+    probe_script_with(path, with_content, "")
+}
+
+/// [`probe_script`], with `stat_line`: more of `stat -c`'s format, printed on a line of
+/// its own before the probe's (one `stat` process for both; nothing when the path is
+/// absent). It must not contain a single quote.
+pub(crate) fn probe_script_with(path: &str, with_content: bool, stat_line: &str) -> String {
     let p = quote(path);
+    let extra = if stat_line.is_empty() { String::new() } else { format!("'{stat_line}\n'") };
     let mut s = format!(
         "p={p}; if [ -L \"$p\" ]; then k=link; elif [ -d \"$p\" ]; then k=directory; elif [ -f \"$p\" ]; then k=file; \
 elif [ -e \"$p\" ]; then k=other; else echo {MARK} absent; exit 0; fi; \
-echo {MARK} \"$k\" $(stat -c '%a %U %G %u %g %s' \"$p\"); \
-if [ $k = link ]; then echo \"{MARK}link $(readlink \"$p\")\"; fi; \
-if [ $k = file ]; then echo \"{MARK}sum $(sha1sum < \"$p\" | cut -d' ' -f1)\"; fi"
+stat -c {extra}\"{MARK} $k %a %U %G %u %g %s\" -- \"$p\" || echo {MARK} \"$k\"; \
+if [ $k = link ]; then printf '%s ' {MARK}link; readlink -- \"$p\" || echo; fi"
     );
     if with_content {
-        s.push_str(&format!("; if [ $k = file ]; then echo {MARK}content; cat \"$p\"; fi"));
+        // The checksum of the content is computed from what comes back.
+        s.push_str(&format!("; if [ $k = file ]; then echo {MARK}content; cat -- \"$p\"; fi"));
+    } else {
+        s.push_str(&format!("; if [ $k = file ]; then printf '%s ' {MARK}sum; sha1sum < \"$p\" || echo; fi"));
     }
     s
 }
@@ -68,6 +85,10 @@ pub fn parse_probe(out: &[u8]) -> Result<PathState, String> {
     for line in head.lines() {
         if let Some(rest) = line.strip_prefix(&format!("{MARK} ")) {
             let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.first() == Some(&"unprobed") {
+                st.kind = "unprobed".into();
+                return Ok(st);
+            }
             if f.first() == Some(&"absent") {
                 st.exists = false;
                 return Ok(st);
@@ -86,11 +107,17 @@ pub fn parse_probe(out: &[u8]) -> Result<PathState, String> {
         } else if let Some(t) = line.strip_prefix(&format!("{MARK}link ")) {
             st.link_target = Some(t.to_string());
         } else if let Some(sum) = line.strip_prefix(&format!("{MARK}sum ")) {
-            st.checksum = Some(sum.trim().to_string());
+            // `sha1sum < FILE` prints `HASH  -`.
+            st.checksum = Some(sum.split_whitespace().next().unwrap_or("").to_string());
         }
     }
     if !st.exists && st.kind.is_empty() {
         return Err(format!("unexpected probe output: {head}"));
+    }
+    if st.checksum.is_none() && st.kind == "file" {
+        if let Some(c) = &content {
+            st.checksum = Some(sha1_hex(c));
+        }
     }
     st.content = content;
     Ok(st)
@@ -453,7 +480,36 @@ const PROBE_SEPARATOR: &str = "__provision_probe_next_5b2e__";
 /// The shell that probes several paths in one round trip (each as [`probe_script`]
 /// without content, in its own subshell). Parse it with [`parse_probe_many`].
 pub fn probe_many_script(paths: &[&str]) -> String {
-    paths.iter().map(|p| format!("({})", probe_script(p, false))).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
+    let with: Vec<(&str, String)> = paths.iter().map(|p| (*p, String::new())).collect();
+    probe_many_script_with(&with)
+}
+
+/// [`probe_many_script`], each path with its `stat_line` (see [`probe_script_with`]).
+///
+/// No subshell per path (a fork each): the probe's `exit 0` for an absent path becomes
+/// a test that skips the rest.
+pub(crate) fn probe_many_script_with(paths: &[(&str, String)]) -> String {
+    let with: Vec<(&str, String, Option<&str>)> = paths.iter().map(|(p, e)| (*p, e.clone(), None)).collect();
+    probe_many_script_when(&with)
+}
+
+/// [`probe_many_script_with`], where a path may be described only when another one is
+/// absent (`unless`: neither `-e` nor `-L`); otherwise it is answered `unprobed` (see
+/// [`PathState::unprobed`]), which costs no process.
+pub(crate) fn probe_many_script_when(paths: &[(&str, String, Option<&str>)]) -> String {
+    let absent = format!("else echo {MARK} absent; exit 0; fi; ");
+    let body = |p: &str, extra: &str, unless: Option<&str>| {
+        let s = probe_script_with(p, false, extra);
+        let s = match s.split_once(&absent) {
+            Some((head, rest)) => format!("{head}else echo {MARK} absent; k=; fi; if [ -n \"$k\" ]; then {rest}; fi"),
+            None => format!("({s})"),
+        };
+        match unless {
+            Some(u) => format!("if [ -e {q} ] || [ -L {q} ]; then echo {MARK} unprobed; else {s}; fi", q = quote(u)),
+            None => s,
+        }
+    };
+    paths.iter().map(|(p, extra, unless)| body(p, extra, *unless)).collect::<Vec<_>>().join(&format!("; echo {PROBE_SEPARATOR}; "))
 }
 
 /// Parse what [`probe_many_script`] printed: one state per path, in order. Lines that
@@ -554,11 +610,49 @@ mod file_helper_tests {
         assert!(resolve_mode("rw", 0o644, false, 0o022).is_err());
     }
 
+    /// The probes run by the local shell: a file, a directory, a link and an absent path
+    /// described by one script, the `stat` line of the caller included.
+    #[test]
+    fn probes_run_by_a_real_shell() {
+        let dir = std::env::temp_dir().join(format!("provision-probe-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f x");
+        std::fs::write(&file, b"hello\n").unwrap();
+        let link = dir.join("l");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("f x", &link).unwrap();
+        let (f, d, l) = (file.display().to_string(), dir.display().to_string(), link.display().to_string());
+        let absent = dir.join("none").display().to_string();
+        let paths = [(f.as_str(), "X0 %h".to_string()), (absent.as_str(), "X1 %h".to_string()), (d.as_str(), String::new()), (l.as_str(), String::new())];
+        let script = probe_many_script_with(&paths);
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&script).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.contains("X0 1\n") && !text.contains("X1"), "{text}");
+        let st = parse_probe_many(&out.stdout, 4).unwrap();
+        assert_eq!((st[0].kind.as_str(), st[0].size), ("file", 6));
+        assert_eq!(st[0].checksum.as_deref(), Some(sha1_hex(b"hello\n").as_str()));
+        assert!(!st[1].exists);
+        assert_eq!(st[2].kind, "directory");
+        assert_eq!((st[3].kind.as_str(), st[3].link_target.as_deref()), ("link", Some("f x")));
+        // A directory described only when the file in it is absent.
+        let when = [(f.as_str(), String::new(), None), (d.as_str(), String::new(), Some(f.as_str())), (d.as_str(), String::new(), Some(absent.as_str()))];
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(probe_many_script_when(&when)).output().unwrap();
+        let st = parse_probe_many(&out.stdout, 3).unwrap();
+        assert_eq!((st[1].kind.as_str(), st[1].exists), ("unprobed", false));
+        assert_eq!((st[2].kind.as_str(), st[2].exists), ("directory", true));
+        // With the content, the checksum is computed here.
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(probe_script(&f, true)).output().unwrap();
+        let one = parse_probe(&out.stdout).unwrap();
+        assert_eq!((one.content.as_deref(), one.checksum.as_deref()), (Some(&b"hello\n"[..]), Some(sha1_hex(b"hello\n").as_str())));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn several_probes_parse_in_order() {
         let s = probe_many_script(&["/a", "/b c"]);
-        assert!(s.starts_with("(p=/a; "), "{s}");
-        assert!(s.contains(&format!("; echo {PROBE_SEPARATOR}; (p='/b c'; ")), "{s}");
+        assert!(s.starts_with("p=/a; "), "{s}");
+        assert!(s.contains(&format!("; echo {PROBE_SEPARATOR}; p='/b c'; ")), "{s}");
         let out = format!("noise\n{MARK} file 644 root root 0 0 3\n{MARK}sum abc\n{PROBE_SEPARATOR}\n{MARK} absent\n");
         let st = parse_probe_many(out.as_bytes(), 2).unwrap();
         assert_eq!((st[0].exists, st[0].checksum.as_deref(), st[1].exists), (true, Some("abc"), false));

@@ -39,7 +39,8 @@ impl LockSpec {
 pub const TAG: &str = "__provision_lock_5e1a__";
 
 /// The script run on the host; its first lines say what happened, then it holds the lock
-/// until its standard input ends.
+/// until its standard input ends. `LOCKED` comes before the info file is written (two
+/// processes), so the run goes on meanwhile.
 pub fn script(spec: &LockSpec) -> String {
     let holder = provision_modules::quote::quote(&spec.holder);
     let wait = spec.wait.as_secs();
@@ -58,8 +59,9 @@ if [ -w \"$L\" ]; then exec 9>>\"$L\"; elif [ -r \"$L\" ]; then exec 9<\"$L\"; e
 H={holder}; \
 if ! flock -n 9; then if grep -qF \"by $H user\" \"$L.info\" 2>/dev/null; then echo \"$T LOCKED $L (this run)\"; exec cat >/dev/null; fi; echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
+echo \"$T LOCKED $L\"; \
 {{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
-echo \"$T LOCKED $L\"; exec cat >/dev/null"
+exec cat >/dev/null"
     )
 }
 

@@ -11,6 +11,7 @@
 
 pub mod lock;
 pub mod privilege;
+pub mod shell;
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;

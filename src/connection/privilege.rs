@@ -120,6 +120,14 @@ pub struct Prepared {
     handshake: Option<Handshake>,
 }
 
+impl Prepared {
+    /// Whether running it means more than reading its output: a terminal, or a become
+    /// password to answer.
+    pub fn interactive(&self) -> bool {
+        self.pty || self.handshake.as_ref().is_some_and(|h| h.prompt.is_some())
+    }
+}
+
 struct Handshake {
     marker: String,
     /// The prompt to answer, and with what.

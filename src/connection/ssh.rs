@@ -151,6 +151,7 @@ struct Live {
 /// Connect and authenticate to `t`, through its jump host if it has one.
 fn connect(t: &Target) -> futures::future::BoxFuture<'_, Result<Live, String>> {
     Box::pin(async move {
+        let started = std::time::Instant::now();
         let verdict = Arc::new(Verdict::default());
         let handler = Client {
             host: t.address.clone(),
@@ -189,9 +190,12 @@ fn connect(t: &Target) -> futures::future::BoxFuture<'_, Result<Live, String>> {
                 (h, None)
             }
         };
+        let authenticating = std::time::Instant::now();
         tokio::time::timeout(t.connect_timeout.max(Duration::from_secs(5)) * 3, authenticate(&mut handle, t))
             .await
             .map_err(|_| format!("ssh: authentication to {}@{} timed out", t.user, t.address))??;
+        super::shell::trace_step(&t.name, "connected", started);
+        super::shell::trace_step(&t.name, "authenticated", authenticating);
         Ok(Live { handle: Arc::new(handle), _jump: jump })
     })
 }
@@ -263,6 +267,8 @@ pub struct SshSession {
     lock_error: StdMutex<Option<String>>,
     /// Signals already sent to every command of this connection (Ctrl-C; see `ChannelProc::signal`).
     signalled: Arc<StdMutex<Vec<&'static str>>>,
+    /// Persistent shells that run most commands (see [`super::shell`]).
+    shells: super::shell::Pool,
 }
 
 impl SshSession {
@@ -275,6 +281,7 @@ impl SshSession {
             lock: Mutex::new(None),
             lock_error: StdMutex::new(None),
             signalled: Default::default(),
+            shells: Default::default(),
         }
     }
 
@@ -319,12 +326,29 @@ impl SshSession {
         }
     }
 
-    async fn run(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
+    /// Run `command`; `raw`: as typed, by the login shell on its own channel (never in a
+    /// persistent shell).
+    async fn run(&self, command: &str, stdin: &[u8], become_: Option<&Become>, raw: bool) -> Result<ExecOutput, RemoteError> {
+        if !super::shell::tracing() {
+            return self.run_inner(command, stdin, become_, raw).await;
+        }
+        let t0 = std::time::Instant::now();
+        let res = self.run_inner(command, stdin, become_, raw).await;
+        super::shell::trace(&self.target.name, command, stdin, &res, t0.elapsed());
+        res
+    }
+
+    async fn run_inner(&self, command: &str, stdin: &[u8], become_: Option<&Become>, raw: bool) -> Result<ExecOutput, RemoteError> {
         if command.contains('\0') {
             return Err(RemoteError::Other("a command cannot contain a NUL byte".into()));
         }
-        let _slot = self.channels.acquire().await.map_err(|_| RemoteError::Other("session closed".into()))?;
         let prepared = prepare(command, become_);
+        if !raw && self.shells.eligible(&prepared, stdin) {
+            if let Some(res) = self.shells.run(&prepared, stdin, self.target.command_timeout, || self.open()).await {
+                return res;
+            }
+        }
+        let _slot = self.channels.acquire().await.map_err(|_| RemoteError::Other("session closed".into()))?;
         let ch = self.open().await?;
         if prepared.pty {
             ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
@@ -344,15 +368,15 @@ impl SshSession {
     }
 
     pub async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
-        self.run(command, stdin, self.target.become_.as_ref()).await
+        self.run(command, stdin, self.target.become_.as_ref(), false).await
     }
 
     pub async fn exec_as(&self, command: &str, stdin: &[u8], become_: Option<&Become>) -> Result<ExecOutput, RemoteError> {
-        self.run(command, stdin, become_).await
+        self.run(command, stdin, become_, false).await
     }
 
     pub async fn exec_raw(&self, command: &str) -> Result<ExecOutput, RemoteError> {
-        self.run(command, b"", None).await
+        self.run(command, b"", None, true).await
     }
 
     /// Take the run lock (see [`super::lock`]), once per connection.
@@ -381,6 +405,7 @@ impl SshSession {
 
     async fn take_lock(&self, spec: &super::lock::LockSpec, held: &mut Option<russh::Channel<client::Msg>>) -> Result<Option<String>, RemoteError> {
         use super::lock::{parse, script, who, Line};
+        let started = std::time::Instant::now();
         let mut ch = self.open().await?;
         ch.exec(true, script(spec).as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         let mut buf = String::new();
@@ -399,6 +424,7 @@ impl SshSession {
                         let line: String = buf.drain(..=i).collect();
                         match parse(&line) {
                             Line::Locked(_) => {
+                                super::shell::trace_step(&self.target.name, "locked", started);
                                 *held = Some(ch);
                                 return Ok((!notes.is_empty()).then(|| notes.join("; ")));
                             }
@@ -436,6 +462,7 @@ impl SshSession {
     /// Forget the connection without waiting on it (the host may be gone); the next use
     /// connects afresh, and may reconnect once more after that.
     pub async fn disconnect(&self) {
+        self.shells.clear().await;
         if let Some(l) = self.live.lock().await.take() {
             let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
         }
@@ -444,6 +471,7 @@ impl SshSession {
     }
 
     pub async fn close(&self) {
+        self.shells.clear().await;
         if let Some(ch) = self.lock.lock().await.take() {
             let _ = ch.eof().await;
             let _ = ch.close().await;

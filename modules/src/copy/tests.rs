@@ -26,7 +26,7 @@ fn new_content_is_written_atomically_in_one_more_round_trip() {
     let done = after(with_sum(file("0644", "root", 0, 0), b"hello\n"));
     let (r, sent) = run(json!({"content": "hello\n", "dest": "/etc/motd"}), &[&probe, &done], false, false);
     assert_eq!(sent.len(), 2);
-    assert!(sent[0].0.contains("-- /etc/motd 2>/dev/null") && sent[0].0.contains("-- /etc 2>/dev/null"), "{}", sent[0].0);
+    assert!(sent[0].0.contains("p=/etc/motd;") && sent[0].0.contains("p=/etc;"), "{}", sent[0].0);
     assert!(sent[0].1.is_empty());
     let (script, stdin) = &sent[1];
     assert!(script.starts_with("set -e; p=/etc/motd; d=$(dirname \"$p\"); t=$(mktemp \"$d/.provision.XXXXXXXX\")"), "{script}");
@@ -110,7 +110,7 @@ fn a_src_file_goes_inside_a_destination_directory() {
     let probe = host(&[(dir("0755"), 1), (dir("0755"), 2), (absent(), 0)], "");
     let done = after(with_sum(file("0644", "root", 0, 0), b"conf\n"));
     let (r, sent) = run(json!({"src": src, "dest": "/etc/app", "validate": "check -f %s"}), &[&probe, &done], false, false);
-    assert!(sent[0].0.contains("-- /etc/app/app.conf 2>/dev/null"), "{}", sent[0].0);
+    assert!(sent[0].0.contains("p=/etc/app/app.conf;"), "{}", sent[0].0);
     assert!(sent[1].0.contains("p=/etc/app/app.conf;"), "{}", sent[1].0);
     assert!(sent[1].0.contains(&format!("{{ check -f \"$t\" >&2 || {{ echo \"{VALIDATE_MARK} $?\"; exit 97; }}; }} && {{ sync")), "{}", sent[1].0);
     assert_eq!(sent[1].1, b"conf\n");
