@@ -41,18 +41,18 @@ const STREAM: &str = "    - name: quick\n      command: \"true\"\n    - name: st
 fn a_terminal_gets_the_live_line_and_streamed_output() {
     let f = fleet();
     let dir = tempdir();
-    let pb = write_playbook(dir.path(), "h7", "live.yml", STREAM);
+    let pb = write_playbook(dir.path(), "h5", "live.yml", STREAM);
     let args = [pb.to_str().unwrap(), "-i", f.inventory.to_str().unwrap(), "-v"];
     let Some(tty) = on_tty(&args, &[("NO_COLOR", "1")]) else { return };
     // NO_COLOR: no escape sequence at all, the line redrawn with `\r` alone.
     assert!(!tty.contains('\x1b'), "escape sequences with NO_COLOR: {tty:?}");
     assert!(tty.contains("\r⠋ TASK [quick] ") || tty.contains("\r⠙ TASK [quick] "), "no redraw: {tty:?}");
     assert!(tty.contains("TASK [stream] ") && tty.contains("(total "), "{tty:?}");
-    assert!(tty.contains("h7 …") && tty.contains("h7 ✓"), "{tty:?}");
+    assert!(tty.contains("h5 …") && tty.contains("h5 ✓"), "{tty:?}");
     // `-v`: the command's lines as they came, before its result.
-    let l1 = tty.find("h7 | line1").expect("streamed line1");
-    let l3 = tty.find("h7 | line3").expect("streamed line3");
-    let result = tty.find("changed: [h7] => {\"changed\": true, \"cmd\": \"for i").expect("the result");
+    let l1 = tty.find("h5 | line1").expect("streamed line1");
+    let l3 = tty.find("h5 | line3").expect("streamed line3");
+    let result = tty.find("changed: [h5] => {\"changed\": true, \"cmd\": \"for i").expect("the result");
     assert!(l1 < l3 && l3 < result, "{tty:?}");
     // The normal lines are whole (the status line is cleared before each), and nothing
     // is left of it at the end.
@@ -61,10 +61,10 @@ fn a_terminal_gets_the_live_line_and_streamed_output() {
     assert!(!tail.contains("TASK ["), "the status line is left on the screen: {tail:?}");
     // What a result line leaves on the screen: the status line blanked, then the result
     // from the first column.
-    for l in tty.split('\n').filter(|l| l.contains("changed: [h7]")) {
+    for l in tty.split('\n').filter(|l| l.contains("changed: [h5]")) {
         let parts: Vec<&str> = l.trim_end_matches('\r').split('\r').collect();
         let (last, before) = (parts[parts.len() - 1], parts.get(parts.len().wrapping_sub(2)).copied().unwrap_or(""));
-        assert!(last.starts_with("changed: [h7]") && before.trim().is_empty(), "a result line mixed with the status line: {l:?}");
+        assert!(last.starts_with("changed: [h5]") && before.trim().is_empty(), "a result line mixed with the status line: {l:?}");
     }
     // With colours: redrawn with "clear line", coloured marks.
     let tty = on_tty(&args, &[]).unwrap();
@@ -77,12 +77,12 @@ fn a_terminal_gets_the_live_line_and_streamed_output() {
 fn a_pipe_gets_no_redraws_and_no_streaming() {
     let f = fleet();
     let dir = tempdir();
-    let pb = write_playbook(dir.path(), "h7", "live.yml", STREAM);
+    let pb = write_playbook(dir.path(), "h5", "live.yml", STREAM);
     let run = provision([pb.to_str().unwrap(), "-i", f.inventory.to_str().unwrap(), "-v"]);
     run.expect_code(0);
     let out = run.stdout();
     assert!(!out.contains('\x1b') && !out.contains('\r'), "escape codes or redraws on a pipe: {out:?}");
-    assert!(!out.contains("h7 | line1"), "streamed on a pipe: {out}");
+    assert!(!out.contains("h5 | line1"), "streamed on a pipe: {out}");
     assert!(out.contains("\"stdout\": \"line1\\nline2\\nline3\""), "{out}");
 }
 
@@ -90,10 +90,10 @@ fn a_pipe_gets_no_redraws_and_no_streaming() {
 fn no_live_line_in_ci_or_with_json() {
     let f = fleet();
     let dir = tempdir();
-    let pb = write_playbook(dir.path(), "h7", "q.yml", "    - name: quick\n      command: \"true\"\n");
+    let pb = write_playbook(dir.path(), "h5", "q.yml", "    - name: quick\n      command: \"true\"\n");
     let inv = f.inventory.to_str().unwrap();
     let Some(ci) = on_tty(&[pb.to_str().unwrap(), "-i", inv], &[("CI", "true")]) else { return };
-    assert!(ci.contains("changed: [h7]") && !ci.contains("\x1b[2K") && !ci.contains("(total "), "{ci:?}");
+    assert!(ci.contains("changed: [h5]") && !ci.contains("\x1b[2K") && !ci.contains("(total "), "{ci:?}");
     let json = on_tty(&[pb.to_str().unwrap(), "-i", inv, "--output", "json"], &[]).unwrap();
     assert!(!json.contains('\x1b'), "{json:?}");
     // (The terminal also shows stderr: the run lock's warnings while other tests hold it.)

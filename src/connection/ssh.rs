@@ -344,8 +344,17 @@ impl SshSession {
         }
         let prepared = prepare(command, become_);
         if !raw && self.shells.eligible(&prepared, stdin) {
-            if let Some(res) = self.shells.run(&prepared, stdin, self.target.command_timeout, || self.open()).await {
-                return res;
+            let ran = tokio::select! {
+                r = self.shells.run(&prepared, stdin, self.target.command_timeout, || self.open()) => Some(r),
+                _ = crate::interrupt::wait() => None,
+            };
+            match ran {
+                Some(Some(res)) => return res,
+                Some(None) => {}
+                None => {
+                    self.stop_shell_commands(become_).await;
+                    return Err(RemoteError::Other(crate::interrupt::MESSAGE.into()));
+                }
             }
         }
         let _slot = self.channels.acquire().await.map_err(|_| RemoteError::Other("session closed".into()))?;
@@ -365,6 +374,25 @@ impl SshSession {
         };
         proc.close().await;
         res
+    }
+
+    /// Ctrl-C while a command runs in a persistent shell: sshd cannot signal it for us (it
+    /// is not a channel's own command), so INT, TERM, then KILL go from a new channel to
+    /// every command of the connection (the shells' process groups), as `become` allows.
+    async fn stop_shell_commands(&self, become_: Option<&Become>) {
+        let Some(conn) = self.live.lock().await.as_ref().map(|l| l.handle.clone()) else { return };
+        for sig in ["INT", "TERM", "KILL"] {
+            if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
+                let prepared = prepare(&signal_siblings_script(sig), become_);
+                let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
+                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.is_ok();
+                if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
+                    let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
+                }
+                killer.close().await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
 
     pub async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, RemoteError> {
