@@ -59,9 +59,8 @@ if [ -w \"$L\" ]; then exec 9>>\"$L\"; elif [ -r \"$L\" ]; then exec 9<\"$L\"; e
 H={holder}; \
 if ! flock -n 9; then if grep -qF \"by $H user\" \"$L.info\" 2>/dev/null; then echo \"$T LOCKED $L (this run)\"; exec cat >/dev/null; fi; echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
-echo \"$T LOCKED $L\"; \
 {{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
-exec cat >/dev/null"
+echo \"$T LOCKED $L\"; exec cat >/dev/null"
     )
 }
 

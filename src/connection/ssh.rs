@@ -460,7 +460,8 @@ impl SshSession {
                                 *held = Some(ch);
                                 return Ok(Some("this host has no flock or no writable lock directory: running without the run lock".into()));
                             }
-                            Line::Busy(_) if spec.try_only => {}
+                            // (Our own lock, still being described by our other connection.)
+                            Line::Busy(info) if spec.try_only || info.contains(&format!("by {} user", spec.holder)) => {}
                             Line::Busy(info) => {
                                 crate::output::live::stderr_line(&format!("[WARNING]: {}: the run lock is held by {}; waiting up to {}s", self.target.name, who(&info), spec.wait.as_secs()));
                                 notes.push(format!("waited for the run lock held by {}", who(&info)));
