@@ -153,7 +153,7 @@ fn become_sudo_with_password_nopasswd_and_su() {
     // Without a password: a clear failure, not a hang.
     let run = provision(["all", "-i", inv, "-b", "-a", "id -un"]);
     run.expect_code(2);
-    assert!(run.stdout().contains("\"msg\": \"Missing sudo password\""), "{}", run.stdout());
+    assert!(run.stdout().contains("\"msg\": \"Missing sudo password (give it with -K, --become-password-file FILE"), "{}", run.stdout());
 
     // A wrong one.
     let wrong = dir.path().join("wrong");

@@ -311,7 +311,10 @@ pub async fn drive_to_end(proc: &mut dyn Proc, prepared: &Prepared, stdin: &[u8]
         let text = text.trim().to_string();
         let method = h.map_or(BecomeMethod::Sudo, |h| h.method);
         let msg = if text.contains("a password is required") || (method == BecomeMethod::Su && text.to_lowercase().contains("password") && prompts_answered == 0) {
-            format!("Missing {} password", name(method))
+            format!(
+                "Missing {} password (give it with -K, --become-password-file FILE, the PROVISION_BECOME_PASSWORD variable, or ansible_become_password in the inventory)",
+                name(method)
+            )
         } else if text.contains("incorrect password") || text.contains("Authentication failure") || text.contains("Sorry, try again") {
             incorrect(method)
         } else if text.is_empty() {
