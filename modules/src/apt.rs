@@ -130,7 +130,9 @@ pub fn probe_script(args: &Args, check_mode: bool) -> String {
     let lock = int(args, "lock_timeout", 60);
     let mut s = String::from("export LC_ALL=C DEBIAN_FRONTEND=noninteractive\n");
     s.push_str(&format!("command -v dpkg-query >/dev/null 2>&1 || {{ {MANAGERS}; }}\n"));
-    s.push_str("cache_time() { if [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; else stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0; fi; }\n");
+    // A cache without any package list (an image whose lists were cleaned) is never fresh,
+    // whatever the directory's time says: Ansible would skip the update and then find nothing.
+    s.push_str("cache_time() { set -- /var/lib/apt/lists/*_Packages*; if [ ! -e \"$1\" ]; then echo 0; elif [ -e /var/lib/apt/periodic/update-success-stamp ]; then stat -c %Y /var/lib/apt/periodic/update-success-stamp; else stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0; fi; }\n");
     s.push_str("t=$(cache_time)\n");
     if update {
         s.push_str(&format!("if [ $(( $(date +%s) - t )) -gt {valid} ] || [ {valid} -eq 0 ]; then\n"));
