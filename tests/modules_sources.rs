@@ -200,7 +200,10 @@ fn apt_key_into_keyrings() {
 
     // The same key as armored `data`: dearmored to exactly the binary key.
     let b64 = ok_on_host(&format!("base64 -w0 {src}"));
-    let bin = base64_decode(b64.lines().last().unwrap().trim());
+    let bin = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(b64.lines().last().unwrap().trim()).expect("base64 from the host")
+    };
     let armored = armor(&bin);
     let indented: String = armored.lines().map(|l| format!("          {l}\n")).collect();
     let data = write_playbook(
@@ -244,28 +247,6 @@ fn apt_key_into_keyrings() {
     ok_on_host(&format!("rm -rf {keys}"));
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
-    let mut out = vec![];
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => break,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
 
 #[test]
 fn sudoers_rule_validated_and_removed() {

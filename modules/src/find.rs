@@ -183,21 +183,7 @@ fn entry(rec: &str) -> Option<(char, i64, Map<String, Value>)> {
     // `find` prints the id when there is no name; Ansible leaves such names empty.
     m.insert("pw_name".into(), Value::String(if f[5] == f[3] { String::new() } else { f[5].to_string() }));
     m.insert("gr_name".into(), Value::String(if f[6] == f[4] { String::new() } else { f[6].to_string() }));
-    for (key, bit) in [
-        ("wusr", 0o200),
-        ("rusr", 0o400),
-        ("xusr", 0o100),
-        ("wgrp", 0o020),
-        ("rgrp", 0o040),
-        ("xgrp", 0o010),
-        ("woth", 0o002),
-        ("roth", 0o004),
-        ("xoth", 0o001),
-        ("isuid", 0o4000),
-        ("isgid", 0o2000),
-    ] {
-        m.insert(key.into(), Value::Bool(mode & bit != 0));
-    }
+    crate::stat::insert_mode_bits(&mut m, mode);
     Some((kind, f[13].parse().unwrap_or(1), m))
 }
 

@@ -173,21 +173,7 @@ fn parse(o: &Opts, out: &str) -> Result<Map<String, Value>, String> {
     st.insert("atime".into(), time_value(f[7]));
     st.insert("mtime".into(), time_value(f[8]));
     st.insert("ctime".into(), time_value(f[9]));
-    for (key, bit) in [
-        ("wusr", 0o200),
-        ("rusr", 0o400),
-        ("xusr", 0o100),
-        ("wgrp", 0o020),
-        ("rgrp", 0o040),
-        ("xgrp", 0o010),
-        ("woth", 0o002),
-        ("roth", 0o004),
-        ("xoth", 0o001),
-        ("isuid", 0o4000),
-        ("isgid", 0o2000),
-    ] {
-        st.insert(key.into(), Value::Bool(mode & bit != 0));
-    }
+    insert_mode_bits(&mut st, mode);
     st.insert("blocks".into(), Value::from(int(10)));
     st.insert("block_size".into(), Value::from(int(12)));
     st.insert("device_type".into(), Value::from(makedev(hex(13), hex(14))));
@@ -352,5 +338,25 @@ mod tests {
         let (r, sent) = run(json!({"path": "/x", "checksum_algorithm": "crc32"}), "");
         assert!(r.is_failed());
         assert!(sent.is_empty());
+    }
+}
+
+/// Ansible's permission flags of a mode (`wusr`, `rusr`, ..., `isuid`, `isgid`), as `stat`
+/// and `find` return them.
+pub(crate) fn insert_mode_bits(m: &mut serde_json::Map<String, Value>, mode: u32) {
+    for (key, bit) in [
+        ("wusr", 0o200),
+        ("rusr", 0o400),
+        ("xusr", 0o100),
+        ("wgrp", 0o020),
+        ("rgrp", 0o040),
+        ("xgrp", 0o010),
+        ("woth", 0o002),
+        ("roth", 0o004),
+        ("xoth", 0o001),
+        ("isuid", 0o4000),
+        ("isgid", 0o2000),
+    ] {
+        m.insert(key.into(), Value::Bool(mode & bit != 0));
     }
 }
