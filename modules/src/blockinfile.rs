@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::args::{ArgSpec, ArgType};
 use crate::util::pyre::{self, PyRegex, Subject, Template};
-use crate::util::textedit::{self, Failure, WriteOptions};
+use crate::util::textedit::{self, failed_rc, Failure, WriteOptions};
 use crate::util::Attrs;
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
@@ -265,11 +265,6 @@ pub fn edit(original: Option<&[u8]>, b: &Block) -> Vec<u8> {
     lines.concat()
 }
 
-fn failed_rc(msg: String, rc: i32) -> ModuleResult {
-    let mut r = ModuleResult::failed(msg);
-    r.set("rc", rc);
-    r
-}
 
 #[async_trait]
 impl Module for BlockInFile {
@@ -285,11 +280,8 @@ impl Module for BlockInFile {
         let path = text(args, "path").unwrap_or_default();
         let target = textedit::read(ctx.remote, &path).await?;
         let path = target.path.clone();
-        if target.is_dir() {
-            return Ok(failed_rc(format!("Path {path} is a directory !"), 256));
-        }
-        if target.is_special() {
-            return Ok(failed_rc(format!("Path {path} is not a regular file !"), 256));
+        if let Some(refused) = target.refuse_non_file() {
+            return Ok(refused);
         }
         if !target.exists() {
             if !flag(args, "create") {

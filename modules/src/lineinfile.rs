@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::args::{ArgSpec, ArgType};
 use crate::util::pyre::{self, PyRegex, Subject, Template};
-use crate::util::textedit::{self, split_lines, Failure, Target, WriteOptions};
+use crate::util::textedit::{self, failed_rc, split_lines, Failure, Target, WriteOptions};
 use crate::util::Attrs;
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 use crate::args::text;
@@ -340,11 +340,6 @@ fn check_args(args: &Args) -> Result<(), String> {
     exclusive(args, "backrefs", "search_string")
 }
 
-fn failed_rc(msg: String, rc: i32) -> ModuleResult {
-    let mut r = ModuleResult::failed(msg);
-    r.set("rc", rc);
-    r
-}
 
 /// What to do with the file, decided from the arguments and the file's content.
 fn decide(args: &Args, target: &Target) -> Result<Result<Edited, ModuleResult>, String> {
@@ -386,11 +381,8 @@ impl Module for LineInFile {
         let path = text(args, "path").unwrap_or_default();
         let target = textedit::read(ctx.remote, &path).await?;
         let path = target.path.clone();
-        if target.is_dir() {
-            return Ok(failed_rc(format!("Path {path} is a directory !"), 256));
-        }
-        if target.is_special() {
-            return Ok(failed_rc(format!("Path {path} is not a regular file !"), 256));
+        if let Some(refused) = target.refuse_non_file() {
+            return Ok(refused);
         }
         let edited = match decide(args, &target) {
             Ok(Ok(e)) => e,

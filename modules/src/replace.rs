@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::args::{ArgSpec, ArgType};
 use crate::util::pyre::{self, Subject, Template};
-use crate::util::textedit::{self, Failure, WriteOptions};
+use crate::util::textedit::{self, failed_rc, Failure, WriteOptions};
 use crate::util::Attrs;
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 use crate::args::text;
@@ -165,11 +165,6 @@ fn encoding_kind(encoding: &str) -> Result<Encoding, String> {
     }
 }
 
-fn failed_rc(msg: String, rc: i32) -> ModuleResult {
-    let mut r = ModuleResult::failed(msg);
-    r.set("rc", rc);
-    r
-}
 
 #[async_trait]
 impl Module for Replace {
@@ -185,11 +180,8 @@ impl Module for Replace {
         }
         let target = textedit::read(ctx.remote, &path).await?;
         let path = target.path.clone();
-        if target.is_dir() {
-            return Ok(failed_rc(format!("Path {path} is a directory !"), 256));
-        }
-        if target.is_special() {
-            return Ok(failed_rc(format!("Path {path} is not a regular file !"), 256));
+        if let Some(refused) = target.refuse_non_file() {
+            return Ok(refused);
         }
         let Some(raw) = target.content() else {
             return Ok(failed_rc(format!("Path {path} does not exist !"), 257));

@@ -17,6 +17,13 @@ use crate::util::{attr_commands, probe, resolve_mode, write_atomic, write_script
 use crate::{Remote, RemoteError};
 
 /// A file read for editing.
+/// A failure with the `rc` Ansible's file editors report (256, 257).
+pub fn failed_rc(msg: String, rc: i32) -> crate::ModuleResult {
+    let mut r = crate::ModuleResult::failed(msg);
+    r.set("rc", rc);
+    r
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The path as the user gave it (messages and diff headers name it).
@@ -36,6 +43,16 @@ impl Target {
     /// Something that is neither a regular file nor a directory (a device, a socket).
     pub fn is_special(&self) -> bool {
         self.state.exists && self.state.kind != "file" && self.state.kind != "directory"
+    }
+    /// Ansible's refusal to edit a directory or a special file, with its rc (256).
+    pub fn refuse_non_file(&self) -> Option<crate::ModuleResult> {
+        if self.is_dir() {
+            Some(failed_rc(format!("Path {} is a directory !", self.path), 256))
+        } else if self.is_special() {
+            Some(failed_rc(format!("Path {} is not a regular file !", self.path), 256))
+        } else {
+            None
+        }
     }
     /// The content, or `None` when there is no file.
     pub fn content(&self) -> Option<&[u8]> {
