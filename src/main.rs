@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Some("completions") => completions_cmd(&args[1..]),
         Some("man") => man_cmd(&args[1..]),
         Some("report") => report_cmd(&args[1..]),
+        Some(provision::connection::mux::MASTER_ARG) => return ExitCode::from(provision::connection::mux::master_main() as u8),
         _ => main_cmd(&args),
     };
     match result {
@@ -189,6 +190,7 @@ fn conn_options(c: &provision::cli::Common, cfg: &Config) -> Result<ConnOptions>
         command_timeout: c.task_timeout,
         ssh_common_args: c.ssh_common_args.clone().or_else(|| cfg.str("ssh_common_args")),
         host_key_checking: cfg.bool("host_key_checking"),
+        control_persist: cfg.int("control_persist"),
         lock: None,
     })
 }

@@ -499,6 +499,12 @@ async fn write(o: &Opts, ctx: &Context<'_>, one: &One, target: &str, attrs: &Att
         Data::Remote(p) => Some(format!("cat -- {}", quote(p))),
         Data::Bytes(_) => None,
     };
+    // The whole content must have arrived: a transfer cut short (the controller killed,
+    // the connection dropped) ends stdin early, and must not replace the file.
+    let hook = match &one.data {
+        Data::Bytes(b) => format!("{}{hook}", util::size_check(b.len())),
+        Data::Remote(_) => hook,
+    };
     let mut script = String::new();
     if !mkdirs.is_empty() {
         script.push_str(&format!("set -e; {}; ", mkdirs.join("; ")));

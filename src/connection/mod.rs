@@ -10,6 +10,7 @@
 //! `ansible_ssh_common_args`, which beat `~/.ssh/config`.
 
 pub mod lock;
+pub mod mux;
 pub mod privilege;
 pub mod shell;
 pub mod known_hosts;
@@ -53,6 +54,9 @@ pub struct ConnOptions {
     pub lock: Option<lock::LockSpec>,
     /// `host_key_checking` from the configuration (or its environment variable).
     pub host_key_checking: Option<bool>,
+    /// `control_persist` from the configuration: seconds a connection is kept for the next
+    /// run (see [`mux`]); `None`: the default.
+    pub control_persist: Option<u64>,
 }
 
 /// Everything needed to reach one host.
@@ -71,6 +75,8 @@ pub struct Target {
     pub command_timeout: Option<Duration>,
     pub proxy_jump: Option<Box<Target>>,
     pub become_: Option<Become>,
+    /// How long the connection outlives the run for the next one (zero: it does not).
+    pub control_persist: Duration,
 }
 
 fn var<'a>(vars: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
@@ -237,6 +243,7 @@ impl Target {
             command_timeout: opts.command_timeout.map(Duration::from_secs),
             proxy_jump,
             become_,
+            control_persist: Duration::from_secs(base.control_persist.or(opts.control_persist).unwrap_or(mux::DEFAULT_PERSIST)),
         })
     }
 }

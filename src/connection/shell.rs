@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use provision_modules::quote::quote;
 use provision_modules::{ExecOutput, RemoteError};
-use russh::client;
+use super::mux::Chan;
 use russh::ChannelMsg;
 
 use super::privilege::{drive, Event, Prepared, Proc};
@@ -54,7 +54,7 @@ pub fn tracing() -> bool {
 
 /// `PROVISION_TRACE=1`: host, bytes sent and received, status and wall time of one command.
 pub fn trace(host: &str, command: &str, stdin: &[u8], res: &Result<ExecOutput, RemoteError>, took: Duration) {
-    let first: String = command.chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let first: String = command.chars().take(if std::env::var("PROVISION_TRACE").as_deref() == Ok("full") { usize::MAX } else { 60 }).map(|c| if c.is_control() { ' ' } else { c }).collect();
     let outcome = match res {
         Ok(o) => format!("rc={} out={}B err={}B", o.rc, o.stdout.len(), o.stderr.len()),
         Err(e) => format!("error: {e}"),
@@ -83,7 +83,7 @@ fn token() -> String {
 
 /// One persistent shell on its own channel.
 pub struct Shell {
-    ch: russh::Channel<client::Msg>,
+    ch: Chan,
     token: String,
     /// Bumped by [`Pool::clear`]: a shell of an older connection is not reused.
     generation: usize,
@@ -106,7 +106,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 impl Shell {
-    async fn start(ch: russh::Channel<client::Msg>, generation: usize) -> Result<Shell, RemoteError> {
+    async fn start(ch: Chan, generation: usize) -> Result<Shell, RemoteError> {
         ch.exec(true, "exec /bin/sh".as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         Ok(Shell { ch, token: token(), generation })
     }
@@ -311,7 +311,7 @@ impl Pool {
     pub async fn run<F, Fut>(&self, prepared: &Prepared, stdin: &[u8], limit: Option<Duration>, open: F) -> Option<Result<ExecOutput, RemoteError>>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<russh::Channel<client::Msg>, RemoteError>>,
+        Fut: Future<Output = Result<Chan, RemoteError>>,
     {
         for _ in 0..2 {
             let (shell, fresh) = match self.idle_shell() {

@@ -21,6 +21,7 @@ use russh::keys::{self, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::mux::{self, Chan};
 use super::privilege::{drive, drive_to_end, prepare, Become, Event, Proc};
 use super::known_hosts::{append, HostKeyStatus, KnownHosts};
 use super::ssh_config::StrictHostKeyChecking;
@@ -33,7 +34,7 @@ pub const MAX_CHANNELS: usize = 4;
 #[derive(Default)]
 struct Verdict(StdMutex<Option<String>>);
 
-struct Client {
+pub(super) struct Client {
     host: String,
     port: u16,
     known: Arc<KnownHosts>,
@@ -141,6 +142,55 @@ fn config() -> Arc<client::Config> {
 }
 
 type Conn = Handle<Client>;
+
+/// How this run reaches the host: its own connection, or a connection master's.
+#[derive(Clone)]
+enum Link {
+    Direct(Arc<Conn>),
+    Mux(Arc<mux::Client>),
+}
+
+impl Link {
+    fn is_closed(&self) -> bool {
+        match self {
+            Link::Direct(h) => h.is_closed(),
+            Link::Mux(c) => c.is_closed(),
+        }
+    }
+
+    async fn channel_open_session(&self) -> Result<Chan, russh::Error> {
+        match self {
+            Link::Direct(h) => h.channel_open_session().await.map(Chan::Ssh),
+            Link::Mux(c) => c.open_session().await,
+        }
+    }
+}
+
+/// The connection of a session.
+enum Linked {
+    Direct(Live),
+    Mux(Arc<mux::Client>),
+}
+
+impl Linked {
+    fn link(&self) -> Link {
+        match self {
+            Linked::Direct(l) => Link::Direct(l.handle.clone()),
+            Linked::Mux(c) => Link::Mux(c.clone()),
+        }
+    }
+}
+
+/// For a connection master (see [`mux`]): connect and authenticate to `t`.
+pub(super) async fn connect_handle(t: &Target) -> Result<Arc<Conn>, String> {
+    connect(t).await.map(|l| l.handle)
+}
+
+/// Whether a key `t` would offer needs a passphrase (a master cannot ask for it).
+fn needs_passphrase(t: &Target) -> bool {
+    let files = if t.identity_files.is_empty() { default_identities() } else { t.identity_files.clone() };
+    files.iter().any(|f| matches!(keys::load_secret_key(f, None), Err(keys::Error::KeyIsEncrypted)))
+}
 
 /// An authenticated connection, and the jump host it runs through (kept alive).
 struct Live {
@@ -258,11 +308,11 @@ async fn authenticate(h: &mut Conn, t: &Target) -> Result<(), String> {
 /// One host's SSH session: connected on first use, reused by every command.
 pub struct SshSession {
     target: Target,
-    live: Mutex<Option<Live>>,
+    live: Mutex<Option<Linked>>,
     channels: Semaphore,
     reconnected: std::sync::atomic::AtomicBool,
     /// The channel that holds the run lock on the host, while we hold it.
-    lock: Mutex<Option<russh::Channel<client::Msg>>>,
+    lock: Mutex<Option<Chan>>,
     /// Why the lock could not be taken, once that is final.
     lock_error: StdMutex<Option<String>>,
     /// Signals already sent to every command of this connection (Ctrl-C; see `ChannelProc::signal`).
@@ -290,22 +340,26 @@ impl SshSession {
         self.handle(false).await.map(|_| ())
     }
 
-    async fn handle(&self, fresh: bool) -> Result<Arc<Conn>, RemoteError> {
+    async fn handle(&self, fresh: bool) -> Result<Link, RemoteError> {
         let mut live = self.live.lock().await;
         if let Some(l) = live.as_ref() {
-            if !fresh && !l.handle.is_closed() {
-                return Ok(l.handle.clone());
+            if !fresh && !l.link().is_closed() {
+                return Ok(l.link());
             }
         }
-        let l = connect(&self.target).await.map_err(RemoteError::Unreachable)?;
-        let h = l.handle.clone();
-        *live = Some(l);
-        Ok(h)
+        let linked = match mux::attach(&self.target, needs_passphrase(&self.target)).await {
+            mux::Attach::Ok(client) => Linked::Mux(Arc::new(client)),
+            mux::Attach::Unreachable(e) => return Err(RemoteError::Unreachable(e)),
+            mux::Attach::Direct => Linked::Direct(connect(&self.target).await.map_err(RemoteError::Unreachable)?),
+        };
+        let link = linked.link();
+        *live = Some(linked);
+        Ok(link)
     }
 
     /// Open a session channel, reconnecting once if the connection dropped, and
     /// retrying briefly while the server's session slots are still being freed.
-    async fn open(&self) -> Result<russh::Channel<client::Msg>, RemoteError> {
+    async fn open(&self) -> Result<Chan, RemoteError> {
         let mut handle = self.handle(false).await?;
         let mut attempt = 0;
         loop {
@@ -313,6 +367,15 @@ impl SshSession {
                 Ok(ch) => return Ok(ch),
                 Err(russh::Error::ChannelOpenFailure(_)) if attempt < 20 => {
                     attempt += 1;
+                    if attempt == 3 && matches!(handle, Link::Mux(_)) {
+                        // A kept connection is shared with other runs, and its session
+                        // slots (sshd's MaxSessions) are taken: a connection of our own.
+                        let l = connect(&self.target).await.map_err(RemoteError::Unreachable)?;
+                        let mut live = self.live.lock().await;
+                        *live = Some(Linked::Direct(l));
+                        handle = live.as_ref().map(Linked::link).ok_or_else(|| RemoteError::Other("session closed".into()))?;
+                        continue;
+                    }
                     tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
                 }
                 Err(e) => {
@@ -360,10 +423,10 @@ impl SshSession {
         let _slot = self.channels.acquire().await.map_err(|_| RemoteError::Other("session closed".into()))?;
         let ch = self.open().await?;
         if prepared.pty {
-            ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
+            ch.request_pty(false, "xterm", 200, 50).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         }
         ch.exec(true, prepared.command.as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
-        let conn = self.live.lock().await.as_ref().map(|l| l.handle.clone());
+        let conn = self.live.lock().await.as_ref().map(Linked::link);
         let mut proc = ChannelProc { ch, closed: false, conn, signalled: self.signalled.clone(), become_: become_.cloned() };
         let res = match self.target.command_timeout {
             Some(limit) => match tokio::time::timeout(limit, drive(&mut proc, &prepared, stdin)).await {
@@ -380,12 +443,12 @@ impl SshSession {
     /// is not a channel's own command), so INT, TERM, then KILL go from a new channel to
     /// every command of the connection (the shells' process groups), as `become` allows.
     async fn stop_shell_commands(&self, become_: Option<&Become>) {
-        let Some(conn) = self.live.lock().await.as_ref().map(|l| l.handle.clone()) else { return };
+        let Some(conn) = self.live.lock().await.as_ref().map(Linked::link) else { return };
         for sig in ["INT", "TERM", "KILL"] {
             if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
                 let prepared = prepare(&signal_siblings_script(sig), become_);
                 let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
-                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.is_ok();
+                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50).await.is_ok();
                 if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
                     let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
                 }
@@ -431,7 +494,7 @@ impl SshSession {
         }
     }
 
-    async fn take_lock(&self, spec: &super::lock::LockSpec, held: &mut Option<russh::Channel<client::Msg>>) -> Result<Option<String>, RemoteError> {
+    async fn take_lock(&self, spec: &super::lock::LockSpec, held: &mut Option<Chan>) -> Result<Option<String>, RemoteError> {
         use super::lock::{parse, script, who, Line};
         let started = std::time::Instant::now();
         let mut ch = self.open().await?;
@@ -492,8 +555,13 @@ impl SshSession {
     /// connects afresh, and may reconnect once more after that.
     pub async fn disconnect(&self) {
         self.shells.clear().await;
-        if let Some(l) = self.live.lock().await.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
+        match self.live.lock().await.take() {
+            Some(Linked::Direct(l)) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
+            }
+            // The master's connection goes with the host: it must not be found again.
+            Some(Linked::Mux(c)) => c.retire().await,
+            None => {}
         }
         self.reconnected.store(false, std::sync::atomic::Ordering::SeqCst);
         self.lock.lock().await.take();
@@ -505,17 +573,18 @@ impl SshSession {
             let _ = ch.eof().await;
             let _ = ch.close().await;
         }
-        if let Some(l) = self.live.lock().await.take() {
+        // A master's connection stays for the next run.
+        if let Some(Linked::Direct(l)) = self.live.lock().await.take() {
             let _ = l.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
         }
     }
 }
 
 struct ChannelProc {
-    ch: russh::Channel<client::Msg>,
+    ch: Chan,
     closed: bool,
     /// The connection, to signal the commands when sshd will not (see `signal`).
-    conn: Option<Arc<Conn>>,
+    conn: Option<Link>,
     signalled: Arc<StdMutex<Vec<&'static str>>>,
     /// The command's `become`, which the signalling command needs too (to signal `sudo`).
     become_: Option<Become>,
@@ -597,7 +666,7 @@ impl Proc for ChannelProc {
             if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
                 let prepared = prepare(&signal_siblings_script(name), self.become_.as_ref());
                 let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
-                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50, 0, 0, &[]).await.is_ok();
+                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50).await.is_ok();
                 if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
                     let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
                 }

@@ -32,6 +32,9 @@ pub struct HostConfig {
     pub user_known_hosts_files: Vec<PathBuf>,
     pub strict_host_key_checking: Option<StrictHostKeyChecking>,
     pub connect_timeout: Option<u64>,
+    /// Seconds to keep the connection for the next run (`ControlPersist`; 0 from
+    /// `ControlPersist no` or `ControlMaster no`), see `connection::mux`.
+    pub control_persist: Option<u64>,
 }
 
 /// `StrictHostKeyChecking`: "yes"/"ask"/"true" → Yes, "accept-new" → AcceptNew,
@@ -202,6 +205,7 @@ impl HostConfig {
             strict_host_key_checking: high
                 .strict_host_key_checking
                 .or(self.strict_host_key_checking),
+            control_persist: high.control_persist.or(self.control_persist),
             connect_timeout: high.connect_timeout.or(self.connect_timeout),
         }
     }
@@ -238,9 +242,33 @@ fn parse_setting(keyword: &str, args: &[String]) -> Result<Option<HostConfig>, S
             })
         }
         "connecttimeout" => c.connect_timeout = Some(one()?.parse().map_err(|_| bad())?),
+        "controlpersist" => c.control_persist = Some(persist_secs(&one()?).ok_or_else(bad)?),
+        "controlmaster" => match one()?.to_ascii_lowercase().as_str() {
+            "no" | "false" => c.control_persist = Some(0),
+            _ => return Ok(Some(c)),
+        },
         _ => return Ok(None),
     }
     Ok(Some(c))
+}
+
+/// `ControlPersist`'s value in seconds: `no` 0, `yes` none (the default applies), else a
+/// time (`60`, `60s`, `10m`, `1h`).
+fn persist_secs(v: &str) -> Option<u64> {
+    let v = v.to_ascii_lowercase();
+    match v.as_str() {
+        "no" | "false" | "0" => return Some(0),
+        "yes" | "true" => return Some(super::mux::DEFAULT_PERSIST),
+        _ => {}
+    }
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    })
 }
 
 /// Split a config line into the lowercased keyword and its arguments; `Ok(None)` for blanks
@@ -393,7 +421,7 @@ pub fn parse_ssh_args(args: &str) -> (HostConfig, Vec<String>) {
         };
         let shown = if took_arg { format!("{word} {value}") } else { word };
         match parse_setting(&keyword, &values) {
-            _ if keyword.starts_with("control") => {}
+            _ if keyword.starts_with("control") && !matches!(keyword.as_str(), "controlpersist" | "controlmaster") => {}
             Ok(Some(setting)) => cfg = setting.overlay(cfg),
             Ok(None) => warnings.push(format!("unsupported ssh argument `{shown}` ignored")),
             Err(why) => warnings.push(format!("{why} in ssh argument `{shown}`")),

@@ -670,20 +670,10 @@ impl<'a> Engine<'a> {
     /// its first task as unreachable.
     async fn prelock(&self, hosts: &[String], scope: &Scope) {
         let Some(spec) = self.opts.conn.lock.clone() else { return };
-        let search = vec![self.play_dir.clone()];
         let mut targets: Vec<(String, Target)> = Vec::new();
         for h in hosts {
-            let vars = self.vars_for(h, scope, None, false);
-            let mut ckw = Map::new();
-            for key in ["become", "become_user", "become_method", "remote_user", "connection", "timeout"] {
-                if let Some(v) = scope.kw.get(key) {
-                    if let Ok(r) = self.templar.render_value(v, &vars, &search) {
-                        ckw.insert(key.to_string(), r);
-                    }
-                }
-            }
-            if let Ok(t) = Target::resolve(h, &vars, &self.conn_for(&ckw), &self.ssh) {
-                targets.push((format!("{:?}|{}|{}|{}", t.kind, t.address, t.port, t.user), t));
+            if let Some(t) = self.target_of(h, scope) {
+                targets.push((session_key(&t), t));
             }
         }
         targets.sort_by(|a, b| a.0.cmp(&b.0));
@@ -728,9 +718,24 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// How `h` is reached under the play's (or block's) connection keywords.
+    fn target_of(&self, h: &str, scope: &Scope) -> Option<Target> {
+        let search = vec![self.play_dir.clone()];
+        let vars = self.vars_for(h, scope, None, false);
+        let mut ckw = Map::new();
+        for key in ["become", "become_user", "become_method", "remote_user", "connection", "timeout"] {
+            if let Some(v) = scope.kw.get(key) {
+                if let Ok(r) = self.templar.render_value(v, &vars, &search) {
+                    ckw.insert(key.to_string(), r);
+                }
+            }
+        }
+        Target::resolve(h, &vars, &self.conn_for(&ckw), &self.ssh).ok()
+    }
+
     /// A session for `target`, opened once per distinct connection.
     async fn session(&self, target: &Target) -> Arc<Session> {
-        let key = format!("{:?}|{}|{}|{}", target.kind, target.address, target.port, target.user);
+        let key = session_key(target);
         let mut sessions = self.sessions.lock().await;
         sessions.entry(key).or_insert_with(|| Arc::new(Session::new(target.clone()))).clone()
     }
@@ -1141,7 +1146,18 @@ impl<'a> Engine<'a> {
                     self.hosts.entry(h.clone()).or_default().failed = false;
                 }
             }
-            "noop" | "refresh_inventory" | "reset_connection" | "" => {}
+            // The next task logs in afresh (new group memberships apply), and a kept
+            // connection (see `connection::mux`) is not used again.
+            "reset_connection" => {
+                for h in &selected {
+                    let Some(t) = self.target_of(h, scope) else { continue };
+                    let existing = self.sessions.lock().await.get(&session_key(&t)).cloned();
+                    if let Some(s) = existing {
+                        s.disconnect().await;
+                    }
+                }
+            }
+            "noop" | "refresh_inventory" | "" => {}
             other => {
                 return Err(Diagnostic::new(format!("unknown meta action `{other}`"))
                     .at(&task.loc.file, task.loc.line, task.loc.column, None)
@@ -1792,4 +1808,9 @@ fn item_label(item: &Value) -> String {
         Value::String(s) => s.clone(),
         other => crate::output::pyjson_value(other),
     }
+}
+
+/// Sessions are shared by the tasks that reach a host the same way.
+fn session_key(t: &Target) -> String {
+    format!("{:?}|{}|{}|{}", t.kind, t.address, t.port, t.user)
 }
