@@ -71,6 +71,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "roles_path", sections: D, env: &["ANSIBLE_ROLES_PATH"], kind: Kind::PathList, default: Some("~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles"), help: "Where roles are looked for" },
     Key { name: "timeout", sections: &["defaults", "ssh_connection"], env: &["ANSIBLE_TIMEOUT", "ANSIBLE_SSH_TIMEOUT"], kind: Kind::Int, default: Some("10"), help: "Connection timeout in seconds" },
     Key { name: "control_persist", sections: &["ssh_connection"], env: &["PROVISION_CONTROL_PERSIST"], kind: Kind::Int, default: Some("60"), help: "Keep each host's SSH connection this many seconds after a run, for the next run (0: off)" },
+    Key { name: "ssh_args", sections: &["ssh_connection"], env: &["ANSIBLE_SSH_ARGS"], kind: Kind::Str, default: None, help: "SSH options beneath every other (only ControlMaster/ControlPersist and the options of ssh_common_args are understood)" },
     Key { name: "ssh_common_args", sections: &["ssh_connection"], env: &["ANSIBLE_SSH_COMMON_ARGS"], kind: Kind::Str, default: None, help: "SSH options for every host" },
     Key { name: "become", sections: PE, env: &["ANSIBLE_BECOME"], kind: Kind::Bool, default: Some("False"), help: "Run operations with become" },
     Key { name: "become_method", sections: PE, env: &["ANSIBLE_BECOME_METHOD"], kind: Kind::Str, default: Some("sudo"), help: "The privilege escalation method" },

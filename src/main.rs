@@ -189,6 +189,7 @@ fn conn_options(c: &provision::cli::Common, cfg: &Config) -> Result<ConnOptions>
         timeout: c.timeout.or_else(|| cfg.int("timeout")),
         command_timeout: c.task_timeout,
         ssh_common_args: c.ssh_common_args.clone().or_else(|| cfg.str("ssh_common_args")),
+        ssh_args: cfg.str("ssh_args"),
         host_key_checking: cfg.bool("host_key_checking"),
         control_persist: cfg.int("control_persist"),
         lock: None,

@@ -50,6 +50,8 @@ pub struct ConnOptions {
     pub timeout: Option<u64>,
     pub command_timeout: Option<u64>,
     pub ssh_common_args: Option<String>,
+    /// `ssh_args` from the configuration (`ANSIBLE_SSH_ARGS`).
+    pub ssh_args: Option<String>,
     /// Take the run lock on each host (playbook runs).
     pub lock: Option<lock::LockSpec>,
     /// `host_key_checking` from the configuration (or its environment variable).
@@ -138,7 +140,13 @@ impl Target {
         let address = var_str(vars, &["ansible_host", "ansible_ssh_host", "provision_host"]).unwrap_or_else(|| name.to_string());
         // ~/.ssh/config is looked up by the name ssh would be given: the address.
         let from_config = ssh.lookup(&address);
-        let args = [var_str(vars, &["ansible_ssh_common_args"]).or_else(|| opts.ssh_common_args.clone()), var_str(vars, &["ansible_ssh_extra_args"])];
+        // The first value of an option wins, as in ssh: `ssh_args` (Ansible's base
+        // options, `-C -o ControlMaster=auto -o ControlPersist=60s` by default) come last.
+        let args = [
+            var_str(vars, &["ansible_ssh_common_args"]).or_else(|| opts.ssh_common_args.clone()),
+            var_str(vars, &["ansible_ssh_extra_args"]),
+            var_str(vars, &["ansible_ssh_args"]).or_else(|| opts.ssh_args.clone()),
+        ];
         let mut from_args = HostConfig::default();
         for a in args.iter().flatten() {
             let (cfg, _warnings) = parse_ssh_args(a);

@@ -544,6 +544,18 @@ mod tests {
     }
 
     #[test]
+    fn control_persist_from_ssh_args() {
+        let persist = |a: &str| parse_ssh_args(a).0.control_persist;
+        assert_eq!(persist("-C -o ControlMaster=auto -o ControlPersist=60s"), Some(60));
+        assert_eq!(persist("-o ControlPersist=10m"), Some(600));
+        assert_eq!(persist("-o ControlPersist=no"), Some(0));
+        assert_eq!(persist("-o ControlMaster=no"), Some(0));
+        assert_eq!(persist("-o ControlPersist=yes"), Some(crate::connection::mux::DEFAULT_PERSIST));
+        assert_eq!(persist("-o ControlPath=/tmp/x"), None);
+        assert!(parse_ssh_args("-o ControlPersist=60s -o ControlPath=%C").1.is_empty());
+    }
+
+    #[test]
     fn ssh_args() {
         let (h, warnings) = parse_ssh_args(
             "-C -o ControlMaster=auto -o 'StrictHostKeyChecking no' -oUser=deploy -o Port 2200 \
