@@ -1,5 +1,7 @@
-//! A loop's first reads in one command (`Module::prefetch`, `copy`'s batched probes)
-//! against a real host (h3 of the lab fleet), under /tmp/provision-test-batch/.
+//! Fewer processes on the host: a loop's first reads in one command (`Module::prefetch`,
+//! `copy`'s batched probes), and the text editors' read without `stat` when no mode,
+//! owner or group is asked; against a real host (h3 of the lab fleet), under
+//! /tmp/provision-test-batch/.
 //! Needs `tests/fleet/fleet up`.
 
 mod common;
@@ -123,4 +125,35 @@ fn a_write_makes_the_later_items_read_again() {
         let (rc, text) = on_host(&format!("cat {d}/one"));
         assert!(rc == 0 && text.contains("second\n") && !text.contains("first"), "{text}");
     }
+}
+
+/// The text editors read a file with `cat` alone unless mode, owner or group are asked:
+/// edits, idempotence and a mode changed behind their back still work.
+#[test]
+fn text_editors_read_without_stat_unless_attributes_are_asked() {
+    let d = host_dir("text");
+    let (rc, out) = on_host(&format!("echo port=80 > {d}/other.conf"));
+    assert_eq!(rc, 0, "{out}");
+    let dir = tempdir();
+    let pb = write_playbook(
+        dir.path(),
+        HOST,
+        "text.yml",
+        &format!(
+            "    - lineinfile:\n        path: {d}/app.conf\n        line: a=1\n        create: true\n\
+\x20   - lineinfile:\n        path: {d}/app.conf\n        regexp: '^b='\n        line: b=2\n        mode: '0600'\n\
+\x20   - blockinfile:\n        path: {d}/app.conf\n        block: x=3\n\
+\x20   - replace:\n        path: {d}/other.conf\n        regexp: '^port=80$'\n        replace: port=8080\n"
+        ),
+    );
+    play_on(HOST, &pb, false, 4);
+    let (again, commands) = traced(&pb, &[]);
+    assert_eq!((recap_of(&again, HOST).1, commands), (0, 4), "{again}");
+    let (rc, out) = on_host(&format!("chmod 0644 {d}/app.conf; cat {d}/app.conf {d}/other.conf"));
+    assert!(rc == 0 && out.contains("a=1\nb=2\n# BEGIN ANSIBLE MANAGED BLOCK\nx=3\n# END ANSIBLE MANAGED BLOCK\nport=8080\n"), "{out}");
+    play_on(HOST, &pb, true, 1);
+    play_on(HOST, &pb, false, 1);
+    let (rc, out) = on_host(&format!("stat -c %a {d}/app.conf"));
+    assert!(rc == 0 && out.contains("600"), "{out}");
+    play_on(HOST, &pb, false, 0);
 }
