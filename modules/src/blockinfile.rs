@@ -278,7 +278,7 @@ impl Module for BlockInFile {
             Err(e) => return Ok(ModuleResult::failed(e)),
         };
         let path = text(args, "path").unwrap_or_default();
-        let target = textedit::read(ctx.remote, &path).await?;
+        let target = textedit::read_for(ctx.remote, &path, &Attrs::from_args(args)).await?;
         let path = target.path.clone();
         if let Some(refused) = target.refuse_non_file() {
             return Ok(refused);

@@ -242,6 +242,18 @@ impl Module for Copy {
         let one = One { data: Data::Bytes(bytes), name: Some(basename(&src).to_string()), src: Some(src), source_mode: meta.permissions().mode() & 0o7777 };
         copy_one(&o, ctx, one).await
     }
+
+    /// The first probes of a loop's single-file items, with one `stat` and one `sha1sum`
+    /// for all of them ([`file::facts::probe_batch`]).
+    fn prefetch(&self, items: &[&Args]) -> Option<crate::Prefetch> {
+        let probes: Vec<Vec<Query>> = items.iter().filter_map(|a| first_probe(a)).collect();
+        if probes.len() < 2 {
+            return None;
+        }
+        let commands: Vec<String> = probes.iter().map(|q| file::facts::probe_script(q)).collect();
+        let (script, split) = file::facts::probe_batch(&probes);
+        Some(crate::Prefetch { script, split: Box::new(move |out| Some(commands.iter().cloned().zip(split(out)?).collect())) })
+    }
 }
 
 /// `remote_src`: a file or a directory already on the host.
@@ -382,6 +394,38 @@ fn validate_hook(validate: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// What the first probe of one file asks (`name`: `basename(src)`, none for `content`).
+fn first_queries(o: &Opts, name: Option<&str>) -> Vec<Query> {
+    let dest_file = match (name, o.dest.ends_with('/')) {
+        (Some(n), true) => join(&o.dest, n),
+        _ => o.dest.clone(),
+    };
+    // The directory matters only for a file that is not there yet.
+    let mut queries = vec![Query::Describe(dest_file.clone()), Query::DescribeUnless { path: dirname(&dest_file), unless: dest_file.clone() }];
+    if let (Some(n), false) = (name, o.dest.ends_with('/')) {
+        queries.push(Query::Describe(join(&dest_file, n)));
+    }
+    queries
+}
+
+/// The first probe of an item that copies one file from the controller (`content`, or a
+/// local `src` file), as [`Copy::run`] will send it; `None` for anything else (a tree,
+/// `remote_src`, a `~` to expand first).
+fn first_probe(args: &Args) -> Option<Vec<Query>> {
+    let o = Opts::parse(args).ok()?;
+    if o.dest.starts_with('~') {
+        return None;
+    }
+    if o.content.is_some() {
+        return Some(first_queries(&o, None));
+    }
+    let src = o.src.as_deref()?;
+    if o.remote_src || !std::fs::metadata(src).ok()?.is_file() {
+        return None;
+    }
+    Some(first_queries(&o, Some(basename(src))))
+}
+
 /// Copy one file: decide from one description of the host, then write or fix attributes.
 async fn copy_one(o: &Opts, ctx: &Context<'_>, one: One) -> Result<ModuleResult, RemoteError> {
     let wanted_sum = match &one.data {
@@ -396,15 +440,7 @@ async fn copy_one(o: &Opts, ctx: &Context<'_>, one: One) -> Result<ModuleResult,
             return Ok(r);
         }
     }
-    let dest_file = match (&one.name, o.dest.ends_with('/')) {
-        (Some(n), true) => join(&o.dest, n),
-        _ => o.dest.clone(),
-    };
-    // The directory matters only for a file that is not there yet.
-    let mut queries = vec![Query::Describe(dest_file.clone()), Query::DescribeUnless { path: dirname(&dest_file), unless: dest_file.clone() }];
-    if let (Some(n), false) = (&one.name, o.dest.ends_with('/')) {
-        queries.push(Query::Describe(join(&dest_file, n)));
-    }
+    let mut queries = first_queries(o, one.name.as_deref());
     if let Data::Remote(p) = &one.data {
         queries.push(Query::Describe(p.clone()));
     }

@@ -14,7 +14,7 @@
 //! following symlinks found inside a tree with `recurse`.
 
 mod attrs;
-mod facts;
+pub(crate) mod facts;
 mod states;
 
 use async_trait::async_trait;

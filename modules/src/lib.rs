@@ -145,11 +145,31 @@ pub struct ModuleDoc {
     pub returns: &'static [(&'static str, &'static str)],
 }
 
+/// The reads of a loop's items, done by one command ([`Module::prefetch`]).
+pub struct Prefetch {
+    /// The command that reads what every item reads first.
+    pub script: String,
+    /// Its output, cut into the `(command, output)` pairs the items would have had from
+    /// their own first reads; `None` when the output is not as expected (the items then
+    /// read for themselves).
+    #[allow(clippy::type_complexity)]
+    pub split: Box<dyn Fn(&ExecOutput) -> Option<Vec<(String, ExecOutput)>> + Send + Sync>,
+}
+
 /// One module: validated arguments in, Ansible's result out.
 #[async_trait]
 pub trait Module: Send + Sync {
     fn doc(&self) -> &'static ModuleDoc;
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<ModuleResult, RemoteError>;
+
+    /// For a loop: one command that does the first read of every item (`items`: their
+    /// validated arguments), fewer processes on the host than N reads. The engine answers
+    /// each item's command that is byte-for-byte one of the pairs from the cache (once),
+    /// and forgets them all as soon as anything else is sent, so [`Module::run`] stays
+    /// as it is. `None` (the default): each item reads for itself.
+    fn prefetch(&self, _items: &[&Args]) -> Option<Prefetch> {
+        None
+    }
 }
 
 /// Every built-in module, by name.

@@ -178,7 +178,7 @@ impl Module for Replace {
         if let Err(e) = encoding_kind(&encoding) {
             return Ok(ModuleResult::failed(e));
         }
-        let target = textedit::read(ctx.remote, &path).await?;
+        let target = textedit::read_for(ctx.remote, &path, &Attrs::from_args(args)).await?;
         let path = target.path.clone();
         if let Some(refused) = target.refuse_non_file() {
             return Ok(refused);

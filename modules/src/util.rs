@@ -12,6 +12,7 @@ use crate::quote::quote;
 use crate::{ExecOutput, Remote, RemoteError};
 use crate::args::text;
 
+pub mod batch;
 pub mod pyre;
 pub mod textedit;
 
@@ -56,17 +57,48 @@ pub fn probe_script(path: &str, with_content: bool) -> String {
 /// its own before the probe's (one `stat` process for both; nothing when the path is
 /// absent). It must not contain a single quote.
 pub(crate) fn probe_script_with(path: &str, with_content: bool, stat_line: &str) -> String {
+    probe_script_gen(path, with_content, stat_line, Stat::Run)
+}
+
+/// What a probe does for the fields `stat` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stat {
+    /// Runs `stat`.
+    Run,
+    /// Leaves it to the end of a batch (see [`batch`]); the path's number in its probe.
+    Defer(usize),
+    /// No `stat`: mode, owner, group, ids and size are left unknown (`0000`, `-`, 0).
+    Skip,
+}
+
+/// [`probe_script`] with the content, for an editor that needs no mode, owner, group
+/// or size (they come back `0000`, `-`, `-`, 0, 0, 0): one process fewer (no `stat`).
+pub fn probe_content_script(path: &str) -> String {
+    probe_script_gen(path, true, "", Stat::Skip)
+}
+
+/// [`probe_script_with`]; with [`Stat::Defer`], its `stat` and `sha1sum` are left to the
+/// end of a batch of probes (see [`batch`]): a placeholder line stands where their output
+/// goes, and the path is added to the shell's arguments (`"$@"`).
+fn probe_script_gen(path: &str, with_content: bool, stat_line: &str, how: Stat) -> String {
     let p = quote(path);
     let extra = if stat_line.is_empty() { String::new() } else { format!("'{stat_line}\n'") };
+    let stat = match how {
+        Stat::Run => format!("stat -c {extra}\"{MARK} $k %a %U %G %u %g %s\" -- \"$p\" || echo {MARK} \"$k\""),
+        Stat::Defer(j) => format!("echo \"{} {j} $k\"; set -- \"$@\" \"$p\"; K=\"$K$k \"", batch::STAT),
+        Stat::Skip => format!("echo {MARK} \"$k\" 0 - - 0 0 0"),
+    };
     let mut s = format!(
         "p={p}; if [ -L \"$p\" ]; then k=link; elif [ -d \"$p\" ]; then k=directory; elif [ -f \"$p\" ]; then k=file; \
 elif [ -e \"$p\" ]; then k=other; else echo {MARK} absent; exit 0; fi; \
-stat -c {extra}\"{MARK} $k %a %U %G %u %g %s\" -- \"$p\" || echo {MARK} \"$k\"; \
+{stat}; \
 if [ $k = link ]; then printf '%s ' {MARK}link; readlink -- \"$p\" || echo; fi"
     );
     if with_content {
         // The checksum of the content is computed from what comes back.
         s.push_str(&format!("; if [ $k = file ]; then echo {MARK}content; cat -- \"$p\"; fi"));
+    } else if matches!(how, Stat::Defer(_)) {
+        s.push_str(&format!("; if [ $k = file ]; then echo {}; fi", batch::SUM));
     } else {
         s.push_str(&format!("; if [ $k = file ]; then printf '%s ' {MARK}sum; sha1sum < \"$p\" || echo; fi"));
     }
@@ -497,9 +529,15 @@ pub(crate) fn probe_many_script_with(paths: &[(&str, String)]) -> String {
 /// absent (`unless`: neither `-e` nor `-L`); otherwise it is answered `unprobed` (see
 /// [`PathState::unprobed`]), which costs no process.
 pub(crate) fn probe_many_script_when(paths: &[(&str, String, Option<&str>)]) -> String {
+    probe_many_gen(paths, false)
+}
+
+/// [`probe_many_script_when`]; with `defer`, as a part of a batch (see [`batch`]).
+pub(crate) fn probe_many_gen(paths: &[(&str, String, Option<&str>)], defer: bool) -> String {
     let absent = format!("else echo {MARK} absent; exit 0; fi; ");
-    let body = |p: &str, extra: &str, unless: Option<&str>| {
-        let s = probe_script_with(p, false, extra);
+    let mut number = 0..;
+    let mut body = |p: &str, extra: &str, unless: Option<&str>| {
+        let s = probe_script_gen(p, false, extra, number.next().filter(|_| defer).map_or(Stat::Run, Stat::Defer));
         let s = match s.split_once(&absent) {
             Some((head, rest)) => format!("{head}else echo {MARK} absent; k=; fi; if [ -n \"$k\" ]; then {rest}; fi"),
             None => format!("({s})"),

@@ -39,8 +39,16 @@ impl LockSpec {
 pub const TAG: &str = "__provision_lock_5e1a__";
 
 /// The script run on the host; its first lines say what happened, then it holds the lock
-/// until its standard input ends. `LOCKED` comes before the info file is written (two
-/// processes), so the run goes on meanwhile.
+/// until its standard input ends.
+///
+/// The host's CPU is what a fleet run is short of, so on the usual path (the lock is free,
+/// the login shell is bash) the script starts one process besides the shell: `flock -n`.
+/// The user is sshd's `$USER` (`id -un` only without it), the time bash's
+/// `printf '%(…)T'` builtin (`date` only in other shells or bash before 4.2), the umask is
+/// set in the script itself (no subshell), and the shell waits for the end of its input
+/// with the `read` builtin instead of `exec cat`: the holder's pid (`$$`, which
+/// `--break-lock` ends) is then the shell itself, and its exit closes descriptor 9 and
+/// drops the lock as `cat`'s did.
 pub fn script(spec: &LockSpec) -> String {
     let holder = provision_modules::quote::quote(&spec.holder);
     let wait = spec.wait.as_secs();
@@ -50,17 +58,20 @@ if [ -n \"$pid\" ]; then kill \"$pid\" 2>/dev/null && echo \"$T BROKE $(cat \"$L
     } else {
         ""
     };
+    // Reads standard input to its end: the lock is held until the channel's input ends.
+    let hold = "while read -r _; do :; done; exit 0";
     format!(
         "T={TAG}; for d in /run/lock /var/lock /tmp; do if [ -d \"$d\" ] && [ -w \"$d\" ]; then L=\"$d/provision.lock\"; break; fi; done; \
-if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\"; exec cat >/dev/null; fi; \
+if [ -z \"$L\" ] || ! command -v flock >/dev/null 2>&1; then echo \"$T NOLOCK\"; {hold}; fi; \
 {breaker}\
-( umask 0; : >> \"$L\"; : >> \"$L.info\" ) 2>/dev/null; \
-if [ -w \"$L\" ]; then exec 9>>\"$L\"; elif [ -r \"$L\" ]; then exec 9<\"$L\"; else echo \"$T NOLOCK\"; exec cat >/dev/null; fi; \
+umask 0; {{ : >> \"$L\"; : >> \"$L.info\"; }} 2>/dev/null; \
+if [ -w \"$L\" ]; then exec 9>>\"$L\"; elif [ -r \"$L\" ]; then exec 9<\"$L\"; else echo \"$T NOLOCK\"; {hold}; fi; \
 H={holder}; \
-if ! flock -n 9; then if grep -qF \"by $H user\" \"$L.info\" 2>/dev/null; then echo \"$T LOCKED $L (this run)\"; exec cat >/dev/null; fi; echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
+if ! flock -n 9; then if grep -qF \"by $H user\" \"$L.info\" 2>/dev/null; then echo \"$T LOCKED $L (this run)\"; {hold}; fi; echo \"$T BUSY $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; \
 if [ {wait} -eq 0 ] || ! flock -w {wait} 9; then echo \"$T TIMEOUT $(cat \"$L.info\" 2>/dev/null | tr '\\n' ' ')\"; exit 1; fi; fi; \
-{{ echo \"pid=$$ by $H user $(id -un) since $(date '+%Y-%m-%d %H:%M:%S')\" > \"$L.info\"; }} 2>/dev/null; \
-echo \"$T LOCKED $L\"; exec cat >/dev/null"
+case $BASH_VERSION in [5-9]*|4.[2-9]*) printf -v S '%(%Y-%m-%d %H:%M:%S)T' -1 ;; *) S=$(date '+%Y-%m-%d %H:%M:%S') ;; esac; \
+{{ echo \"pid=$$ by $H user ${{USER:-$(id -un)}} since $S\" > \"$L.info\"; }} 2>/dev/null; \
+echo \"$T LOCKED $L\"; {hold}"
     )
 }
 
@@ -129,8 +140,46 @@ mod tests {
         assert!(s.contains("flock -w 30 9") && s.contains("kill \"$pid\""), "{s}");
     }
 
-    /// The script itself, run by the local shell against a temporary lock directory is
-    /// not possible (it picks /run/lock); its syntax is checked with `sh -n`.
+    /// The script run by the local `sh` and `bash`, its lock directory moved to a temporary
+    /// one: the first takes the lock and writes who holds it, a second run finds it busy,
+    /// and the lock is free again once the first one's input ends.
+    #[test]
+    fn the_script_holds_the_lock_until_its_input_ends() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::{Command, Stdio};
+        for shell in ["sh", "bash"] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let d = dir.path().to_str().unwrap().to_string();
+            let at = |spec: &LockSpec| script(spec).replace("/run/lock /var/lock /tmp", &provision_modules::quote::quote(&d));
+            let first = LockSpec { wait: Duration::from_secs(0), break_lock: false, holder: "ann@ctl pid 7".into(), try_only: false };
+            let mut holder = Command::new(shell).arg("-c").arg(at(&first)).env("USER", "ann").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect(shell);
+            let mut out = BufReader::new(holder.stdout.take().unwrap());
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(parse(&line), Line::Locked(format!("{d}/provision.lock")), "{shell}: {line}");
+            let info = std::fs::read_to_string(format!("{d}/provision.lock.info")).unwrap();
+            let pid = holder.id();
+            assert!(info.starts_with(&format!("pid={pid} by ann@ctl pid 7 user ann since 20")), "{shell}: {info}");
+            assert_eq!(info.trim_end().len(), format!("pid={pid} by ann@ctl pid 7 user ann since 2026-01-01 00:00:00").len(), "{shell}: {info}");
+            let second = LockSpec { holder: "bob@ctl pid 8".into(), ..first.clone() };
+            let busy = Command::new(shell).arg("-c").arg(at(&second)).stdin(Stdio::null()).output().unwrap();
+            let text = String::from_utf8_lossy(&busy.stdout);
+            let lines: Vec<Line> = text.lines().map(parse).collect();
+            assert_eq!(lines, vec![Line::Busy(info.trim().into()), Line::Timeout(info.trim().into())], "{shell}: {text}");
+            assert!(!busy.status.success());
+            // The same run over a second connection goes on.
+            let again = Command::new(shell).arg("-c").arg(at(&first)).stdin(Stdio::null()).output().unwrap();
+            assert_eq!(parse(&String::from_utf8_lossy(&again.stdout)), Line::Locked(format!("{d}/provision.lock (this run)")), "{shell}");
+            // Input ends: the holder exits and the lock is free.
+            holder.stdin.take().unwrap().write_all(b"noise\n").unwrap();
+            assert!(holder.wait().unwrap().success(), "{shell}");
+            let free = Command::new(shell).arg("-c").arg(at(&second)).stdin(Stdio::null()).output().unwrap();
+            assert_eq!(parse(&String::from_utf8_lossy(&free.stdout)), Line::Locked(format!("{d}/provision.lock")), "{shell}");
+            assert!(std::fs::read_to_string(format!("{d}/provision.lock.info")).unwrap().contains("by bob@ctl pid 8 user "), "{shell}");
+        }
+    }
+
+    /// The script with every option is valid shell (`sh -n`).
     #[test]
     fn the_script_is_valid_shell() {
         let s = script(&LockSpec { wait: Duration::from_secs(5), break_lock: true, holder: "a b'c".into(), try_only: false });

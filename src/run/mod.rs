@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod loops;
 pub mod play;
+pub mod prefetch;
 pub mod reboot;
 pub mod shard;
 

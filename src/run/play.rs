@@ -23,6 +23,7 @@ use provision_modules::{args::to_bool, Context, ModuleResult, RemoteError};
 use serde_json::{Map, Value};
 
 use super::loops::with_items;
+use super::prefetch::{Cached, LoopCache};
 use crate::connection::{ssh_config::SshConfig, ConnOptions, Session, Target, TaskRemote};
 use crate::diag::Diagnostic;
 use crate::inventory::Inventory;
@@ -1255,7 +1256,7 @@ impl<'a> Engine<'a> {
         let pause = lc.get("pause").and_then(|v| v.as_f64().or_else(|| text(v).parse().ok()));
         match items {
             None => {
-                let (status, result, effects) = self.run_once(env, &host, &conn_host, &vars).await;
+                let (status, result, effects) = self.run_once(env, &host, &conn_host, &vars, None).await;
                 out.status = status;
                 out.result = result;
                 out.effects = effects;
@@ -1267,14 +1268,9 @@ impl<'a> Engine<'a> {
                 let mut all_skipped = true;
                 let mut item_effects = Vec::new();
                 let mut set_facts_acc = Map::new();
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        if let Some(p) = pause {
-                            tokio::time::sleep(Duration::from_secs_f64(p)).await;
-                        }
-                    }
+                let item_vars = |i: usize, item: &Value, acc: &Map<String, Value>| {
                     let mut ivars = vars.clone();
-                    ivars.extend(set_facts_acc.clone());
+                    ivars.extend(acc.clone());
                     ivars.insert(loop_var.clone(), item.clone());
                     ivars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
                     if let Some(iv) = &index_var {
@@ -1290,13 +1286,30 @@ impl<'a> Engine<'a> {
                                 "nextitem": items.get(i + 1).cloned().unwrap_or(Value::Null)}),
                         );
                     }
+                    ivars
+                };
+                // Not with `pause` (the items are meant to be apart in time), nor when
+                // delegated.
+                let prefetched = if items.len() > 1 && pause.is_none() && delegate.is_none() {
+                    let all: Vec<Map<String, Value>> = items.iter().enumerate().map(|(i, item)| item_vars(i, item, &set_facts_acc)).collect();
+                    self.loop_prefetch(env, &host, &conds, &all)
+                } else {
+                    None
+                };
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        if let Some(p) = pause {
+                            tokio::time::sleep(Duration::from_secs_f64(p)).await;
+                        }
+                    }
+                    let ivars = item_vars(i, item, &set_facts_acc);
                     let label = match &label_expr {
                         Some(l) => env.templar.render_value(l, &ivars, &env.search).map(|v| text(&v)).unwrap_or_else(|_| text(l)),
                         None => item_label(item),
                     };
                     let (status, mut r, effects) = match eval_when(env.templar, &conds, &ivars) {
                         Ok(false) => (Status::Skipped, skipped_result(&conds), vec![]),
-                        Ok(true) => self.run_once(env, &host, &conn_host, &ivars).await,
+                        Ok(true) => self.run_once(env, &host, &conn_host, &ivars, prefetched.as_ref()).await,
                         Err(e) => (Status::Failed, ModuleResult::failed(e).0, vec![]),
                     };
                     for e in &effects {
@@ -1359,9 +1372,35 @@ impl<'a> Engine<'a> {
         out
     }
 
+    /// The one script that does the first reads of a loop's items, when the module can
+    /// tell them ([`provision_modules::Module::prefetch`]): the items whose `when` holds,
+    /// with their arguments as [`Engine::act`] will make them. Items run one after
+    /// another, and a module on the host sets no variables for the next one, so every
+    /// item's variables are known before the first runs.
+    fn loop_prefetch(&self, env: &JobEnv<'_>, host: &str, conds: &[Value], items: &[Map<String, Value>]) -> Option<LoopCache> {
+        let action = env.task.action.as_str();
+        if super::reboot::is_connection_module(action) || (action != "template" && provision_modules::find(action).is_none()) {
+            return None;
+        }
+        let mut module = None;
+        let mut args = vec![];
+        for vars in items {
+            if !matches!(eval_when(env.templar, conds, vars), Ok(true)) {
+                continue;
+            }
+            let Ok(raw) = self.render_args(env, vars) else { continue };
+            if let Ok((_, a, _, Some(m))) = self.module_args(env, host, raw, vars) {
+                module = Some(m);
+                args.push(a);
+            }
+        }
+        let refs: Vec<&Map<String, Value>> = args.iter().collect();
+        module?.prefetch(&refs).map(LoopCache::new)
+    }
+
     /// One execution (one loop item, or the task without a loop): the action, then
     /// `until`, `changed_when`, `failed_when`, `no_log`.
-    async fn run_once(&self, env: &JobEnv<'_>, host: &str, conn_host: &str, vars: &Map<String, Value>) -> (Status, Map<String, Value>, Vec<Effect>) {
+    async fn run_once(&self, env: &JobEnv<'_>, host: &str, conn_host: &str, vars: &Map<String, Value>, prefetched: Option<&LoopCache>) -> (Status, Map<String, Value>, Vec<Effect>) {
         let task = env.task;
         let kw = &env.scope.kw;
         let retries = kw.get("retries").and_then(|v| v.as_u64().or_else(|| text(v).parse().ok()));
@@ -1375,7 +1414,7 @@ impl<'a> Engine<'a> {
             attempt += 1;
             // Ctrl-C stops the commands of `act` (they return at once); an action that
             // waits on the controller is given up after a grace.
-            let acting = self.act(env, host, conn_host, vars);
+            let acting = self.act(env, host, conn_host, vars, prefetched);
             let given_up = async {
                 crate::interrupt::wait().await;
                 tokio::time::sleep(Duration::from_secs(10)).await;
@@ -1468,11 +1507,10 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Run the action itself: an engine action, or a module on the host.
-    async fn act(&self, env: &JobEnv<'_>, host: &str, conn_host: &str, vars: &Map<String, Value>) -> (Status, Map<String, Value>, Vec<Effect>) {
+    /// A task's arguments, rendered for one host (or loop item), `module_defaults` first.
+    fn render_args(&self, env: &JobEnv<'_>, vars: &Map<String, Value>) -> Result<Map<String, Value>, String> {
         let task = env.task;
         let kw = &env.scope.kw;
-        let failed = |msg: String| (Status::Failed, ModuleResult::failed(msg).0, vec![]);
         // module_defaults apply before templating.
         let mut raw_args = task.args.clone();
         if let Some(Value::Object(md)) = kw.get("module_defaults") {
@@ -1487,7 +1525,93 @@ impl<'a> Engine<'a> {
         let args = match env.templar.render_value(&Value::Object(raw_args), vars, &env.search) {
             Ok(Value::Object(m)) => m.into_iter().filter(|(_, v)| v.as_str() != Some(OMIT)).collect::<Map<String, Value>>(),
             Ok(_) => Map::new(),
-            Err(e) => return failed(format!("{e} (in the task at {})", task.loc)),
+            Err(e) => return Err(format!("{e} (in the task at {})", task.loc)),
+        };
+        Ok(args)
+    }
+
+    /// What a module on the host gets: the action (a `template` is a `copy` of its
+    /// rendered `content`), its checked arguments, the template's source for the result,
+    /// and the module (none for an engine action such as `reboot`).
+    #[allow(clippy::type_complexity)]
+    fn module_args(&self, env: &JobEnv<'_>, host: &str, mut args: Map<String, Value>, vars: &Map<String, Value>) -> Result<(String, Map<String, Value>, Option<Value>, Option<&'static dyn provision_modules::Module>), String> {
+        let task = env.task;
+        // Controller-side files: `copy src=` and `template src=` are looked up in the
+        // role's files/ (templates/) and beside the playbook, as Ansible does.
+        let mut action = task.action.as_str();
+        if matches!(action, "copy" | "template" | "unarchive") && !args.get("remote_src").and_then(to_bool).unwrap_or(false) {
+            if let Some(src) = args.get("src").map(text) {
+                let sub = if action == "template" { "templates" } else { "files" };
+                match find_local(&src, sub, &env.search) {
+                    Some(p) => {
+                        let mut shown = p.display().to_string();
+                        if src.ends_with('/') && !shown.ends_with('/') {
+                            shown.push('/');
+                        }
+                        args.insert("src".into(), Value::String(shown));
+                    }
+                    None => return Err(format!("Could not find or access '{src}'; searched {sub}/ of {}", env.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))),
+                }
+            }
+        }
+        if action == "template" {
+            let Some(src) = args.remove("src").map(|v| text(&v)) else { return Err("missing required argument `src` for module `template`".into()) };
+            let body = match std::fs::read_to_string(&src) {
+                // A vault-encrypted template is decrypted first, as Ansible's loader does.
+                Ok(b) if crate::vault::is_encrypted(b.as_bytes()) => match crate::vault::decrypt_file_text(&b) {
+                    Ok(plain) => plain,
+                    Err(e) => return Err(format!("Could not read template '{src}': {e}")),
+                },
+                Ok(b) => b,
+                Err(e) => return Err(format!("Could not read template '{src}': {e}")),
+            };
+            let mut tvars = vars.clone();
+            let managed = tvars.get("ansible_managed").cloned().unwrap_or(Value::String("Ansible managed".into()));
+            tvars.insert("ansible_managed".into(), managed);
+            tvars.insert("template_path".into(), Value::String(src.clone()));
+            tvars.insert("template_fullpath".into(), Value::String(src.clone()));
+            tvars.insert("template_host".into(), Value::String(std::env::var("HOSTNAME").unwrap_or_default()));
+            tvars.insert("template_uid".into(), Value::String(std::env::var("USER").unwrap_or_default()));
+            let mut tsearch = env.search.clone();
+            if let Some(dir) = Path::new(&src).parent() {
+                tsearch.insert(0, dir.to_path_buf());
+            }
+            let rendered = match env.templar.render_file(&body, &src, &tvars, &tsearch) {
+                Ok(r) => r,
+                Err(e) => return Err(format!("{e} (in template {src})")),
+            };
+            for k in ["newline_sequence", "trim_blocks", "lstrip_blocks", "block_start_string", "block_end_string", "variable_start_string", "variable_end_string", "output_encoding"] {
+                args.remove(k);
+            }
+            args.insert("content".into(), Value::String(rendered));
+            args.insert("_provision_template_src".into(), Value::String(src));
+            action = "copy";
+        }
+        // fetch lays files out by inventory name (dest/<inventory_hostname>/<src>).
+        if action == "fetch" && !args.contains_key("_inventory_hostname") {
+            args.insert("_inventory_hostname".into(), Value::String(host.to_string()));
+        }
+        // A module on the host.
+        let module = provision_modules::find(action);
+        let Some(doc) = module.map(|m| m.doc()).or_else(|| super::engine_doc(action)) else {
+            return Err(format!("module `{}` is not available", task.action_written));
+        };
+        let template_src = args.remove("_provision_template_src");
+        let args = match provision_modules::validate(doc.name, doc.args, &args, &["_raw_params"]) {
+            Ok(a) => a,
+            Err(e) => return Err(format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default())),
+        };
+        Ok((action.to_string(), args, template_src, module))
+    }
+
+    /// Run the action itself: an engine action, or a module on the host.
+    async fn act(&self, env: &JobEnv<'_>, host: &str, conn_host: &str, vars: &Map<String, Value>, prefetched: Option<&LoopCache>) -> (Status, Map<String, Value>, Vec<Effect>) {
+        let task = env.task;
+        let kw = &env.scope.kw;
+        let failed = |msg: String| (Status::Failed, ModuleResult::failed(msg).0, vec![]);
+        let args = match self.render_args(env, vars) {
+            Ok(a) => a,
+            Err(msg) => return failed(msg),
         };
         let check = match kw.get("check_mode") {
             Some(v) => render_bool(env, v, vars).unwrap_or(env.opts.check),
@@ -1544,72 +1668,11 @@ impl<'a> Engine<'a> {
             }
             _ => {}
         }
-        // Controller-side files: `copy src=` and `template src=` are looked up in the
-        // role's files/ (templates/) and beside the playbook, as Ansible does.
-        let mut args = args;
-        let mut action = task.action.as_str();
-        if matches!(action, "copy" | "template" | "unarchive") && !args.get("remote_src").and_then(to_bool).unwrap_or(false) {
-            if let Some(src) = args.get("src").map(text) {
-                let sub = if action == "template" { "templates" } else { "files" };
-                match find_local(&src, sub, &env.search) {
-                    Some(p) => {
-                        let mut shown = p.display().to_string();
-                        if src.ends_with('/') && !shown.ends_with('/') {
-                            shown.push('/');
-                        }
-                        args.insert("src".into(), Value::String(shown));
-                    }
-                    None => return failed(format!("Could not find or access '{src}'; searched {sub}/ of {}", env.search.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))),
-                }
-            }
-        }
-        if action == "template" {
-            let Some(src) = args.remove("src").map(|v| text(&v)) else { return failed("missing required argument `src` for module `template`".into()) };
-            let body = match std::fs::read_to_string(&src) {
-                // A vault-encrypted template is decrypted first, as Ansible's loader does.
-                Ok(b) if crate::vault::is_encrypted(b.as_bytes()) => match crate::vault::decrypt_file_text(&b) {
-                    Ok(plain) => plain,
-                    Err(e) => return failed(format!("Could not read template '{src}': {e}")),
-                },
-                Ok(b) => b,
-                Err(e) => return failed(format!("Could not read template '{src}': {e}")),
-            };
-            let mut tvars = vars.clone();
-            let managed = tvars.get("ansible_managed").cloned().unwrap_or(Value::String("Ansible managed".into()));
-            tvars.insert("ansible_managed".into(), managed);
-            tvars.insert("template_path".into(), Value::String(src.clone()));
-            tvars.insert("template_fullpath".into(), Value::String(src.clone()));
-            tvars.insert("template_host".into(), Value::String(std::env::var("HOSTNAME").unwrap_or_default()));
-            tvars.insert("template_uid".into(), Value::String(std::env::var("USER").unwrap_or_default()));
-            let mut tsearch = env.search.clone();
-            if let Some(dir) = Path::new(&src).parent() {
-                tsearch.insert(0, dir.to_path_buf());
-            }
-            let rendered = match env.templar.render_file(&body, &src, &tvars, &tsearch) {
-                Ok(r) => r,
-                Err(e) => return failed(format!("{e} (in template {src})")),
-            };
-            for k in ["newline_sequence", "trim_blocks", "lstrip_blocks", "block_start_string", "block_end_string", "variable_start_string", "variable_end_string", "output_encoding"] {
-                args.remove(k);
-            }
-            args.insert("content".into(), Value::String(rendered));
-            args.insert("_provision_template_src".into(), Value::String(src));
-            action = "copy";
-        }
-        // fetch lays files out by inventory name (dest/<inventory_hostname>/<src>).
-        if action == "fetch" && !args.contains_key("_inventory_hostname") {
-            args.insert("_inventory_hostname".into(), Value::String(host.to_string()));
-        }
-        // A module on the host.
-        let module = provision_modules::find(action);
-        let Some(doc) = module.map(|m| m.doc()).or_else(|| super::engine_doc(action)) else {
-            return failed(format!("module `{}` is not available", task.action_written));
+        let (action, args, template_src, module) = match self.module_args(env, host, args, vars) {
+            Ok(m) => m,
+            Err(msg) => return failed(msg),
         };
-        let template_src = args.remove("_provision_template_src");
-        let args = match provision_modules::validate(doc.name, doc.args, &args, &["_raw_params"]) {
-            Ok(a) => a,
-            Err(e) => return failed(format!("{}{}", e.message, e.hint.map(|h| format!(" ({h})")).unwrap_or_default())),
-        };
+        let action = action.as_str();
         // The connection: command line < play/block/task keywords < host variables.
         // Connection keywords are templated with the host's variables (`become_user: "{{ u }}"`).
         let mut ckw = Map::new();
@@ -1671,7 +1734,18 @@ impl<'a> Engine<'a> {
             };
             return (status, r, vec![]);
         };
-        let ctx = Context { remote: &remote, check_mode: check, diff };
+        // A loop's first reads, done together when the first item gets here.
+        let cached;
+        let module_remote: &dyn provision_modules::Remote = match prefetched {
+            Some(cache) => {
+                let key = (Arc::as_ptr(&session) as usize, remote.become_.clone(), remote.environment.clone());
+                cache.fill(&remote, key.clone()).await;
+                cached = Cached { inner: &remote, cache, key };
+                &cached
+            }
+            None => &remote,
+        };
+        let ctx = Context { remote: module_remote, check_mode: check, diff };
         let running = module.run(&args, &ctx);
         // `-v` on a terminal: the output of a command streams as it arrives.
         let outcome = if crate::output::live::streaming() && matches!(action, "command" | "shell" | "raw" | "script") {

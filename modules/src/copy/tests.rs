@@ -235,3 +235,85 @@ __provision_copy_3e9a__ s 81a4 0 0 root root /srv/www/index.html\n{a}  /srv/www/
         assert_eq!(script.trim_end(), "chown -- 33:33 \"$s\"/d0/index.html\nchmod 0644 -- \"$s\"/d0/index.html\nmv -f -- \"$s\"/d0/index.html /srv/www");
     }
 }
+
+fn sh(script: &str) -> ExecOutput {
+    let out = std::process::Command::new("/bin/sh").arg("-c").arg(script).output().expect("/bin/sh");
+    ExecOutput { rc: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: out.stderr }
+}
+
+/// A loop's probes in one command: run by the local shell on files, links, a directory
+/// as `dest`, absent paths and odd names, the batch cut into pieces gives each item the
+/// very command and bytes its own probe gives.
+#[test]
+fn a_prefetch_answers_each_item_as_its_own_probe_would() {
+    let base = std::env::temp_dir().join(format!("provision-prefetch-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(base.join("host")).unwrap();
+    std::fs::create_dir_all(base.join("local")).unwrap();
+    let d = base.join("host").to_str().unwrap().to_string();
+    let p = |name: &str| format!("{d}/{name}");
+    std::fs::write(p("plain"), b"one\n").unwrap();
+    std::fs::write(p("with space"), b"two\n").unwrap();
+    std::fs::write(p("it's"), b"").unwrap();
+    std::fs::write(p("new\nline"), b"three\n").unwrap();
+    std::fs::write(p("back\\slash"), b"four\n").unwrap();
+    std::fs::create_dir(p("sub dir")).unwrap();
+    std::fs::write(p("sub dir/src.txt"), b"in the directory\n").unwrap();
+    std::os::unix::fs::symlink("plain", p("link")).unwrap();
+    std::os::unix::fs::symlink("sub dir", p("dirlink")).unwrap();
+    std::os::unix::fs::symlink("nowhere", p("dangling")).unwrap();
+    let local = base.join("local");
+    let src = local.join("src.txt");
+    std::fs::write(&src, b"x").unwrap();
+    let src = src.to_str().unwrap().to_string();
+    let items: Vec<Args> = [
+        json!({"content": "1", "dest": p("plain"), "mode": "0644"}),
+        json!({"content": "2", "dest": p("with space")}),
+        json!({"content": "3", "dest": p("it's")}),
+        json!({"content": "4", "dest": p("new\nline")}),
+        json!({"content": "5", "dest": p("back\\slash")}),
+        json!({"content": "6", "dest": p("absent")}),
+        json!({"content": "7", "dest": p("no dir/absent")}),
+        json!({"content": "8", "dest": p("link"), "follow": true}),
+        json!({"content": "9", "dest": p("dangling")}),
+        json!({"content": "10", "dest": p("sub dir")}),
+        json!({"src": src, "dest": p("sub dir")}),
+        json!({"src": src, "dest": p("dirlink/")}),
+        json!({"src": src, "dest": p("plain")}),
+        // Not prefetched: a tree, a remote source, a home to expand.
+        json!({"src": local.to_str().unwrap(), "dest": p("tree")}),
+        json!({"src": p("plain"), "remote_src": true, "dest": p("copy")}),
+        json!({"content": "x", "dest": "~/x"}),
+    ]
+    .into_iter()
+    .map(|v| v.as_object().unwrap().clone())
+    .collect();
+    let refs: Vec<&Args> = items.iter().collect();
+    let pre = Copy.prefetch(&refs).expect("a prefetch");
+    let merged = sh(&pre.script);
+    // Read each file once first: its access time no longer moves when probes read it.
+    let firsts: Vec<String> = refs.iter().filter_map(|a| first_probe(a)).map(|q| file::facts::probe_script(&q)).collect();
+    assert_eq!(firsts.len(), 13);
+    for c in &firsts {
+        sh(c);
+    }
+    let merged_again = sh(&pre.script);
+    let answers = (pre.split)(&merged_again).unwrap_or_else(|| panic!("{merged:?}"));
+    assert_eq!(answers.len(), 13);
+    for ((command, got), first) in answers.iter().zip(&firsts) {
+        assert_eq!(command, first);
+        let alone = sh(command);
+        assert_eq!(got, &alone, "{command}\n{}\n---\n{}", String::from_utf8_lossy(&got.stdout), String::from_utf8_lossy(&alone.stdout));
+    }
+    // One `stat` and one `sha1sum`, whatever the number of items.
+    assert_eq!(pre.script.matches("stat -c").count(), 1, "{}", pre.script);
+    assert_eq!(pre.script.matches("sha1sum").count(), 1, "{}", pre.script);
+    // Anything unexpected: no answers at all.
+    assert!((pre.split)(&ExecOutput { rc: 90, ..merged_again.clone() }).is_none());
+    assert!((pre.split)(&ExecOutput { stderr: b"stat: oops\n".to_vec(), ..merged_again.clone() }).is_none());
+    let cut = merged_again.stdout[..merged_again.stdout.len() - 45].to_vec();
+    assert!((pre.split)(&ExecOutput { stdout: cut, ..merged_again }).is_none());
+    // A single item is no batch.
+    assert!(Copy.prefetch(&refs[..1]).is_none());
+    let _ = std::fs::remove_dir_all(&base);
+}

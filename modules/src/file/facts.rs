@@ -85,6 +85,19 @@ pub(crate) struct Facts {
 /// The script that answers `queries` (and the umask). Extra lines come first, the
 /// descriptions last, as [`util::probe_many_script`] prints them.
 pub(crate) fn probe_script(queries: &[Query]) -> String {
+    probe_script_gen(queries, false).0
+}
+
+/// Several [`probe_script`]s in one command, with one `stat` and one `sha1sum` for all
+/// (see [`util::batch`]), and how to split its output into what each would have printed.
+pub(crate) fn probe_batch(probes: &[Vec<Query>]) -> (String, impl Fn(&crate::ExecOutput) -> Option<Vec<crate::ExecOutput>> + Send + Sync + 'static) {
+    let (parts, stat_lines): (Vec<String>, Vec<Vec<String>>) = probes.iter().map(|q| probe_script_gen(q, true)).unzip();
+    (util::batch::script(&parts), move |out: &crate::ExecOutput| util::batch::split(out, &stat_lines))
+}
+
+/// [`probe_script`], or with `defer` a part of a batch; with the `stat` line of each
+/// described path.
+fn probe_script_gen(queries: &[Query], defer: bool) -> (String, Vec<String>) {
     // Builtins where they do: every process costs milliseconds on a busy host.
     let mut s = format!("printf '%s ' '{TAG} umask'; umask");
     let mut described = vec![];
@@ -119,9 +132,9 @@ pub(crate) fn probe_script(queries: &[Query]) -> String {
         s.push_str("; true");
     } else {
         s.push_str("; ");
-        s.push_str(&util::probe_many_script_when(&described));
+        s.push_str(&util::probe_many_gen(&described, defer));
     }
-    s
+    (s, described.into_iter().map(|(_, line, _)| line).collect())
 }
 
 impl Facts {

@@ -62,11 +62,26 @@ impl Target {
 
 /// Probe `path` with its content, following symlinks (at most 40, like the kernel).
 /// One round trip unless `path` is a link.
-pub async fn read(remote: &dyn Remote, path: &str) -> Result<Target, RemoteError> {
+///
+/// Without a mode, owner or group in `attrs` to compare, the probe runs no `stat` (the
+/// editors use only the type and the content, and what they return does not change),
+/// so reading the file costs one process on the host (`cat`).
+pub async fn read_for(remote: &dyn Remote, path: &str, attrs: &Attrs) -> Result<Target, RemoteError> {
+    let plain = attrs.mode.is_none() && attrs.owner.is_none() && attrs.group.is_none();
+    let look = |p: String| async move {
+        if !plain {
+            return probe(remote, &p, true).await;
+        }
+        let out = remote.exec(&crate::util::probe_content_script(&p), b"").await?;
+        if out.rc != 0 {
+            return Err(RemoteError::Other(format!("cannot inspect {p}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        crate::util::parse_probe(&out.stdout).map_err(RemoteError::Other)
+    };
     let path = expand_home(remote, path).await?;
     let path = path.as_str();
     let mut real = path.to_string();
-    let mut state = probe(remote, &real, true).await?;
+    let mut state = look(real.clone()).await?;
     for _ in 0..40 {
         if !(state.exists && state.kind == "link") {
             break;
@@ -80,7 +95,7 @@ pub async fn read(remote: &dyn Remote, path: &str) -> Result<Target, RemoteError
                 None => link,
             }
         };
-        state = probe(remote, &real, true).await?;
+        state = look(real.clone()).await?;
     }
     Ok(Target { path: path.to_string(), real, state })
 }
@@ -333,6 +348,33 @@ mod tests {
         assert_eq!(testing::block_on(expand_home(&remote, "~$(id)/f")).unwrap_or_default(), "~$(id)/f");
         assert_eq!(testing::block_on(expand_home(&remote, "/etc/x")).unwrap_or_default(), "/etc/x");
         assert_eq!(remote.round_trips(), 2);
+    }
+
+    /// Without mode, owner or group to compare the file is read with `cat` alone (no
+    /// `stat`); with one of them, `stat` is there. Links are followed either way.
+    #[test]
+    fn a_file_is_read_without_stat_unless_attributes_are_asked() {
+        let dir = std::env::temp_dir().join(format!("provision-textedit-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub dir")).unwrap();
+        std::fs::write(dir.join("sub dir/it's.conf"), b"a=1\nb=2").unwrap();
+        std::os::unix::fs::symlink("sub dir/it's.conf", dir.join("link")).unwrap();
+        let link = dir.join("link").display().to_string();
+        for (attrs, stat) in [(Attrs::default(), false), (Attrs { owner: Some("root".into()), ..Attrs::default() }, true)] {
+            let remote = testing::ShellRemote::default();
+            let t = testing::block_on(read_for(&remote, &link, &attrs)).unwrap();
+            assert_eq!((t.exists(), t.state.kind.as_str(), t.content()), (true, "file", Some(&b"a=1\nb=2"[..])));
+            assert!(t.real.ends_with("sub dir/it's.conf"), "{}", t.real);
+            let sent = remote.sent.lock().unwrap().clone();
+            assert_eq!(sent.len(), 2);
+            assert_eq!(sent.iter().all(|c| c.contains("stat -c")), stat, "{sent:?}");
+            if stat {
+                assert_eq!(t.state.size, 7);
+            }
+            let gone = testing::block_on(read_for(&remote, &dir.join("none").display().to_string(), &attrs)).unwrap();
+            assert!(!gone.exists() && gone.content().is_none());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
