@@ -13,17 +13,12 @@ const BASE: &str = "/tmp/provision-test-batch";
 
 /// Run shell on the test host (ad hoc); returns the exit status and the output.
 fn on_host(cmd: &str) -> (i32, String) {
-    let f = fleet();
-    let run = provision([HOST, "-i", f.inventory.to_str().unwrap(), "-m", "shell", "-a", cmd]);
-    (run.code(), run.stdout())
+    shell_on(HOST, cmd)
 }
 
 /// A fresh directory on the host for one test.
 fn host_dir(name: &str) -> String {
-    let d = format!("{BASE}/{name}");
-    let (rc, out) = on_host(&format!("rm -rf {d} && mkdir -p {d}"));
-    assert_eq!(rc, 0, "{out}");
-    d
+    fresh_host_dir(HOST, BASE, name)
 }
 
 /// Run a playbook with `PROVISION_TRACE=1`: its output, and how many commands reached

@@ -33,10 +33,7 @@ fn play(playbook: &Path, check: bool, changed: usize) -> String {
 
 /// A fresh directory on the host for one test.
 fn host_dir(name: &str) -> String {
-    let d = format!("{BASE}/{name}");
-    let (rc, out) = on_host(&format!("rm -rf {d} && mkdir -p {d}"));
-    assert_eq!(rc, 0, "{out}");
-    d
+    fresh_host_dir(HOST, BASE, name)
 }
 
 #[test]

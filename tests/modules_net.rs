@@ -21,9 +21,7 @@ const ECHO: u16 = 18081;
 
 /// Run shell on the test host (ad hoc); returns the exit status and the output.
 fn on_host(cmd: &str) -> (i32, String) {
-    let f = fleet();
-    let run = provision([HOST, "-i", f.inventory.to_str().unwrap(), "-m", "shell", "-a", cmd]);
-    (run.code(), run.stdout())
+    shell_on(HOST, cmd)
 }
 
 /// A JSON echo server: answers every method with what it got; `/redirect` sends a 302.

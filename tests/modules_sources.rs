@@ -12,9 +12,7 @@ const BASE: &str = "/tmp/provision-test-git";
 
 /// Run shell on the test host (ad hoc); returns the exit status and the output.
 fn on_host(cmd: &str) -> (i32, String) {
-    let f = fleet();
-    let run = provision([HOST, "-i", f.inventory.to_str().unwrap(), "-m", "shell", "-a", cmd]);
-    (run.code(), run.stdout())
+    shell_on(HOST, cmd)
 }
 
 fn ok_on_host(cmd: &str) -> String {

@@ -185,3 +185,19 @@ print("COOKIES", " ".join(sorted(c.name for c in jar)))
 "#
     )
 }
+
+/// Run `cmd` with the shell module on one fleet host: its exit status and its output
+/// (the `host | CHANGED | rc=0 >>` line included).
+pub fn shell_on(host: &str, cmd: &str) -> (i32, String) {
+    let f = fleet();
+    let run = provision([host, "-i", f.inventory.to_str().unwrap(), "-m", "shell", "-a", cmd]);
+    (run.code(), run.stdout())
+}
+
+/// A fresh, empty directory `base/name` on a fleet host.
+pub fn fresh_host_dir(host: &str, base: &str, name: &str) -> String {
+    let d = format!("{base}/{name}");
+    let (rc, out) = shell_on(host, &format!("rm -rf {d} && mkdir -p {d}"));
+    assert_eq!(rc, 0, "{out}");
+    d
+}
