@@ -123,3 +123,57 @@ fn an_unreachable_host_is_reported_through_the_master() {
     assert!(out.stdout().contains("port 1"), "{}", out.stdout());
     assert!(sockets(dir.path()).is_empty(), "no master for a host it could not reach");
 }
+
+/// Unpauses the host when the test ends, however it ends.
+struct Paused(&'static str);
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker").args(["unpause", self.0]).status();
+    }
+}
+
+#[test]
+fn a_kept_connection_that_stopped_answering_is_given_up() {
+    let f = fleet();
+    let dir = tempdir();
+    let inv = f.inventory.to_str().unwrap();
+    run(dir.path(), &["h5", "-i", inv, "-m", "ping"], &[]).expect_code(0);
+    assert_eq!(sockets(dir.path()).len(), 1);
+    // A host that stops answering, its TCP connection still open (a frozen machine).
+    let ok = std::process::Command::new("docker").args(["pause", "provision-h5"]).status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok, "docker pause provision-h5");
+    let paused = Paused("provision-h5");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(["h5", "-i", inv, "-m", "ping", "-T", "3"])
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Not a speed test: the run must end (UNREACHABLE) instead of waiting on the master.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ended = child.try_wait().unwrap().is_some();
+    if !ended {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    drop(paused);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(ended, "the run hung on a kept connection that does not answer: {stdout}");
+    assert_eq!(out.status.code(), Some(4), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("h5 | UNREACHABLE!"), "{stdout}");
+    // The host is back: the next run gets a new connection.
+    let mut back = run(dir.path(), &["h5", "-i", inv, "-m", "ping"], &[]);
+    for _ in 0..20 {
+        if back.code() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        back = run(dir.path(), &["h5", "-i", inv, "-m", "ping"], &[]);
+    }
+    back.expect_code(0);
+}

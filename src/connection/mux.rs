@@ -280,6 +280,9 @@ impl Chan {
 pub struct Client {
     path: PathBuf,
     dead: AtomicBool,
+    /// How long the master may take to open a channel (the run's connect timeout): a
+    /// master whose connection died silently (keepalives notice in 45 s) is given up.
+    open_limit: Duration,
 }
 
 impl Client {
@@ -296,7 +299,12 @@ impl Client {
         };
         let mut s = UnixStream::connect(&self.path).await.map_err(|e| fail(russh::Error::IO(e)))?;
         s.write_all(&frame(OPEN, &[])).await.map_err(|e| fail(russh::Error::IO(e)))?;
-        match read_frame(&mut s).await {
+        let Ok(answer) = tokio::time::timeout(self.open_limit, read_frame(&mut s)).await else {
+            drop(s);
+            self.retire().await;
+            return Err(russh::Error::IO(std::io::Error::new(std::io::ErrorKind::TimedOut, "the kept connection does not answer")));
+        };
+        match answer {
             Some((OPENED, _)) => Ok(Chan::Mux(MuxChannel::start(s))),
             Some((OPEN_BUSY, _)) => Err(russh::Error::ChannelOpenFailure(russh::ChannelOpenFailure::ResourceShortage)),
             Some((OPEN_FAILED, why)) => Err(fail(russh::Error::IO(std::io::Error::other(String::from_utf8_lossy(&why).to_string())))),
@@ -453,7 +461,7 @@ pub async fn attach(t: &Target, encrypted: bool) -> Attach {
     let Some(path) = control_path(t) else { return Attach::Direct };
     if ping(&path).await {
         super::shell::trace_step(&t.name, "reused the connection master", Instant::now());
-        return Attach::Ok(Client { path, dead: AtomicBool::new(false) });
+        return Attach::Ok(Client { path, dead: AtomicBool::new(false), open_limit: t.connect_timeout.max(Duration::from_secs(5)) });
     }
     let started = Instant::now();
     let Ok(exe) = std::env::current_exe() else { return Attach::Direct };
@@ -491,7 +499,7 @@ pub async fn attach(t: &Target, encrypted: bool) -> Attach {
     let answer: Value = serde_json::from_slice(&line).unwrap_or(Value::Null);
     if answer.get("ok").and_then(Value::as_bool) == Some(true) {
         super::shell::trace_step(&t.name, "started a connection master", started);
-        Attach::Ok(Client { path, dead: AtomicBool::new(false) })
+        Attach::Ok(Client { path, dead: AtomicBool::new(false), open_limit: t.connect_timeout.max(Duration::from_secs(5)) })
     } else if let Some(e) = answer.get("error").and_then(Value::as_str) {
         Attach::Unreachable(e.to_string())
     } else {
