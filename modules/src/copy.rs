@@ -468,7 +468,7 @@ async fn copy_one(o: &Opts, ctx: &Context<'_>, one: One) -> Result<ModuleResult,
                 return Ok(r);
             }
             Decision::Same { target, change } => return same(ctx, &target, change, sum, &facts).await,
-            Decision::Write { target, attrs, mkdirs, before } => return write(o, ctx, &one, &target, &attrs, mkdirs, before, sum).await,
+            Decision::Write { target, attrs, mkdirs, before } => return write(o, ctx, one, &target, &attrs, mkdirs, before, sum).await,
         }
     }
     Ok(ModuleResult::failed(format!("{} kept changing while it was inspected", o.dest)))
@@ -509,7 +509,7 @@ async fn same(ctx: &Context<'_>, target: &str, change: file::AttrChange, sum: Op
 
 /// Write the file (or in check mode, say it would be written).
 #[allow(clippy::too_many_arguments)]
-async fn write(o: &Opts, ctx: &Context<'_>, one: &One, target: &str, attrs: &Attrs, mkdirs: Vec<String>, before: Option<Seen>, sum: Option<String>) -> Result<ModuleResult, RemoteError> {
+async fn write(o: &Opts, ctx: &Context<'_>, one: One, target: &str, attrs: &Attrs, mkdirs: Vec<String>, before: Option<Seen>, sum: Option<String>) -> Result<ModuleResult, RemoteError> {
     let mut r = ModuleResult::ok(true);
     r.set("dest", target);
     if let Some(s) = &one.src {
@@ -548,8 +548,9 @@ async fn write(o: &Opts, ctx: &Context<'_>, one: &One, target: &str, attrs: &Att
         Data::Bytes(_) if sum.is_some() => describe_after_unsummed(target),
         _ => describe_after(target),
     });
-    let stdin = match &one.data {
-        Data::Bytes(b) => util::write_stdin(b),
+    // The content, taken (not copied: it may be big), with the end line.
+    let stdin = match one.data {
+        Data::Bytes(b) => util::write_stdin_owned(b),
         Data::Remote(_) => Vec::new(),
     };
     let out = ctx.remote.exec(&script, &stdin).await?;

@@ -261,6 +261,13 @@ pub fn write_stdin(content: &[u8]) -> Vec<u8> {
     v
 }
 
+/// [`write_stdin`], taking the content (no copy of it).
+pub fn write_stdin_owned(mut content: Vec<u8>) -> Vec<u8> {
+    content.extend_from_slice(STDIN_END.as_bytes());
+    content.push(b'\n');
+    content
+}
+
 /// The directory part of `path`, as `dirname` prints it (`x` → `.`, `/x` → `/`,
 /// `a/b/` → `a`).
 fn parent_dir(path: &str) -> &str {
@@ -354,28 +361,32 @@ umask 077; set -C; : >{temp}; set +C; t={temp}; umask \"$u\"; "
         Source::File(f) => s.push_str(&format!("dd {} bs=64K conv=fsync status=none >\"$t\"; ", quote(&format!("if={f}")))),
         Source::Command(c) => s.push_str(&format!("{c} >\"$t\"; sync \"$t\" 2>/dev/null || :; ")),
     }
-    // Mode and owner: the existing file's unless asked.
+    // Owner, then mode (a chown clears setuid bits): the existing file's unless asked.
     let octal_mode = attrs.mode.as_deref().is_some_and(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()));
-    let keep_owner = attrs.owner.is_none() || attrs.group.is_none();
-    let mut exists = String::new();
-    let mut absent = String::new();
-    if keep_owner {
-        exists.push_str("[ -O \"$p\" ] && [ -G \"$p\" ] && [ -G \"$t\" ] || chown --reference=\"$p\" \"$t\" || exit 1; ");
-    }
-    if !octal_mode {
-        exists.push_str("chmod --reference=\"$p\" \"$t\" || exit 1; ");
-        absent.push_str("chmod 0644 \"$t\" || exit 1; ");
-    }
-    match (exists.is_empty(), absent.is_empty()) {
+    let keep_owner = if attrs.owner.is_none() || attrs.group.is_none() {
+        "[ -O \"$p\" ] && [ -G \"$p\" ] && [ -G \"$t\" ] || chown --reference=\"$p\" \"$t\" || exit 1; "
+    } else {
+        ""
+    };
+    let (keep_mode, new_mode) = if octal_mode { ("", "") } else { ("chmod --reference=\"$p\" \"$t\" || exit 1; ", "chmod 0644 \"$t\" || exit 1; ") };
+    let chown = match (&attrs.owner, &attrs.group) {
+        (Some(o), Some(g)) => format!("chown {} \"$t\" || exit 1; ", quote(&format!("{o}:{g}"))),
+        (Some(o), None) => format!("chown {} \"$t\" || exit 1; ", quote(o)),
+        (None, Some(g)) => format!("chgrp {} \"$t\" || exit 1; ", quote(g)),
+        (None, None) => String::new(),
+    };
+    let when_exists = |s: &mut String, then: &str, otherwise: &str| match (then.is_empty(), otherwise.is_empty()) {
         (true, true) => {}
-        (false, true) => s.push_str(&format!("if [ -e \"$p\" ]; then {exists}fi; ")),
-        _ => s.push_str(&format!("if [ -e \"$p\" ]; then {exists}else {absent}fi; ")),
-    }
-    match (&attrs.owner, &attrs.group) {
-        (Some(o), Some(g)) => s.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(&format!("{o}:{g}")))),
-        (Some(o), None) => s.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(o))),
-        (None, Some(g)) => s.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g))),
-        (None, None) => {}
+        (false, true) => s.push_str(&format!("if [ -e \"$p\" ]; then {then}fi; ")),
+        (true, false) => s.push_str(&format!("if [ ! -e \"$p\" ]; then {otherwise}fi; ")),
+        (false, false) => s.push_str(&format!("if [ -e \"$p\" ]; then {then}else {otherwise}fi; ")),
+    };
+    if chown.is_empty() {
+        when_exists(&mut s, &format!("{keep_owner}{keep_mode}"), new_mode);
+    } else {
+        when_exists(&mut s, keep_owner, "");
+        s.push_str(&chown);
+        when_exists(&mut s, keep_mode, new_mode);
     }
     if let Some(m) = &attrs.mode {
         s.push_str(&format!("chmod {} \"$t\" || exit 1; ", quote(m)));

@@ -181,11 +181,11 @@ fn attributes_asked_are_applied() {
             assert!(r.ok, "{sh}: {}", r.stderr);
             let m = std::fs::metadata(&f).unwrap();
             assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 5678, 0o4755), "{sh}: chown before chmod keeps setuid");
-            // Only the group: the owner is the existing file's.
+            // Only the group: the owner and mode (setuid too) are the existing file's.
             let r = write(sh, d.path(), "f", &Attrs { group: Some("42".into()), ..Attrs::default() }, b"z\n");
             assert!(r.ok, "{sh}: {}", r.stderr);
             let m = std::fs::metadata(&f).unwrap();
-            assert_eq!((m.uid(), m.gid()), (1234, 42), "{sh}");
+            assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (1234, 42, 0o4755), "{sh}");
         }
         // A mode chmod refuses: nothing replaced, nothing left.
         let r = write(sh, d.path(), "f", &Attrs { mode: Some("u=bogus".into()), ..Attrs::default() }, b"never\n");
