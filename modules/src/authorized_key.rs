@@ -315,7 +315,7 @@ impl Module for AuthorizedKey {
                 r.set("diff", Value::Object(d));
             }
             if !ctx.check_mode {
-                let mut script = format!("d=$(dirname {}); if [ ! -d \"$d\" ]; then mkdir -p \"$d\" || exit 1; ", quote(&keyfile));
+                let mut script = format!("d={}; if [ ! -d \"$d\" ]; then mkdir -p \"$d\" || exit 1; ", quote(&crate::file::dirname(&keyfile)));
                 if flag(args, "manage_dir", true) {
                     script.push_str(&format!("chmod 0700 \"$d\" && chown {} \"$d\" || exit 1; ", quote(&format!("{uid}:{gid}"))));
                 }

@@ -204,7 +204,8 @@ async fn write(remote: &dyn Remote, target: &Target, content: &[u8], opts: &Writ
     let real = &target.real;
     let backup = opts.backup && target.exists();
     let mkdir = match real.rfind('/') {
-        Some(i) if !target.exists() && i > 0 => format!("mkdir -p {} || exit 1; ", quote(&real[..i])),
+        // The test is a builtin: no process when the directory is there (the usual case).
+        Some(i) if !target.exists() && i > 0 => format!("[ -d {d} ] || mkdir -p {d} || exit 1; ", d = quote(&real[..i])),
         _ => String::new(),
     };
     if mkdir.is_empty() && opts.validate.is_none() {
