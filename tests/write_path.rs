@@ -29,13 +29,20 @@ fn host_dir(name: &str, setup: &str) -> String {
     d
 }
 
+/// A run takes the host's run lock: the tests go one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Temporary files left anywhere under `dir`.
 fn temp_files(dir: &str) -> String {
-    on_host(&format!("find {dir} -name '.provision*' | sort"))
+    on_host(&format!("find {dir} -name '.provision*' | sort")).trim().to_string()
 }
 
 #[test]
 fn first_run_writes_second_changes_nothing() {
+    let _one = serial();
     let d = host_dir(
         "files",
         "printf 'old\\n' > kept && chown bob:bob kept && chmod 4750 kept; \
@@ -48,10 +55,10 @@ printf 'x\\n' > backed && chmod 0600 backed; mkdir 'sub dir'",
         "    - copy:\n        content: \"new\\n\"\n        dest: {d}/new\n\
 \x20   - copy:\n        content: \"kept\\n\"\n        dest: {d}/kept\n\
 \x20   - copy:\n        content: \"secret\\n\"\n        dest: {d}/secret\n        mode: \"0600\"\n        owner: bob\n        group: alice\n\
-\x20   - copy:\n        content: \"sym\\n\"\n        dest: {d}/sym\n        mode: u=rw,g=r\n\
+\x20   - copy:\n        content: \"sym\\n\"\n        dest: {d}/sym\n        mode: u=rw,g=r,o=\n\
 \x20   - copy:\n        content: \"backup\\n\"\n        dest: {d}/backed\n        backup: true\n\
 \x20   - copy:\n        content: \"odd\\n\"\n        dest: \"{d}/sub dir/it's \\\"odd\\\"\"\n\
-\x20   - copy:\n        content: \"{{{{ item }}}}\\n\"\n        dest: {d}/item-{{{{ item }}}}\n      loop: [1, 2, 3]\n\
+\x20   - copy:\n        content: \"item {{{{ item }}}}\\n\"\n        dest: {d}/item-{{{{ item }}}}\n      loop: [1, 2, 3]\n\
 \x20   - copy:\n        content: \"\"\n        dest: {d}/empty\n\
 \x20   - template:\n        src: {}/motd.j2\n        dest: {d}/motd\n\
 \x20   - lineinfile:\n        path: {d}/app.conf\n        line: b=2\n\
@@ -71,8 +78,8 @@ printf 'x\\n' > backed && chmod 0600 backed; mkdir 'sub dir'",
     assert_eq!(
         facts,
         format!(
-            "new 644 root:root 4\nkept 4750 bob:bob 5\nsecret 600 bob:alice 7\nsym 640 root:root 4\nempty 644 root:root 0\nmotd 644 root:root 33\n\
-app.conf 640 alice:bob 8\nnew.conf 644 root:root 4\nsub dir/it's \"odd\" 644 root:root 4\nitem-1 644 root:root 2\nitem-3 644 root:root 2\n\
+            "new 644 root:root 4\nkept 4750 bob:bob 5\nsecret 600 bob:alice 7\nsym 640 root:root 4\nempty 644 root:root 0\nmotd 644 root:root 29\n\
+app.conf 640 alice:bob 8\nnew.conf 644 root:root 4\nsub dir/it's \"odd\" 644 root:root 4\nitem-1 644 root:root 7\nitem-3 644 root:root 7\n\
 kept\na=1\nb=2\nhost h4\nline 0\nline 1\nline 2\n1\nx\n"
         )
     );
@@ -82,6 +89,7 @@ kept\na=1\nb=2\nhost h4\nline 0\nline 1\nline 2\n1\nx\n"
 /// A validation that fails: the task fails, the file is as it was, no temporary file.
 #[test]
 fn a_failing_validation_leaves_the_file_and_no_temporary_file() {
+    let _one = serial();
     let d = host_dir("validate", "printf 'old\\n' > conf");
     let dir = tempdir();
     let pb = write_playbook(
@@ -104,6 +112,7 @@ fn a_failing_validation_leaves_the_file_and_no_temporary_file() {
 /// Ctrl-C while a big file is being sent: no temporary file, no target.
 #[test]
 fn an_interrupted_copy_leaves_no_temporary_file_and_no_target() {
+    let _one = serial();
     let d = host_dir("interrupt", ":");
     let f = fleet();
     let dir = tempdir();
@@ -131,7 +140,7 @@ fn an_interrupted_copy_leaves_no_temporary_file_and_no_target() {
     // The remote script may take a moment to see its signal.
     let start = Instant::now();
     loop {
-        let left = on_host(&format!("ls -A {d}"));
+        let left = on_host(&format!("ls -A {d}")).trim().to_string();
         if left.is_empty() {
             break;
         }
