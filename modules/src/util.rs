@@ -342,6 +342,10 @@ pub fn write_script(path: &str, attrs: &Attrs, backup: bool, len: usize) -> Stri
 ///   mode is asked (it is set instead); chown before chmod, which keeps setuid bits;
 /// - `mv -f` renames it over the target.
 ///
+/// One difference with `mktemp`: in a directory with a default ACL the umask does not
+/// apply, and the file the shell creates (mode 0666) gets the ACL's permissions, where
+/// `mktemp`'s 0600 would have masked them, until the chmod.
+///
 /// `|| exit 1`: under `set -e` a failing command that is not the last of an `&&` list,
 /// or that is inside an `if` on the left of one, does not stop the script, so every
 /// step that must stop the rename says so.
