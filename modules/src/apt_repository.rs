@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::args::{text, ArgSpec, ArgType};
 use crate::quote::quote;
-use crate::util::{mode_text, write_script, Attrs};
+use crate::util::{mode_text, write_script_with, Attrs, Source};
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
 
 pub struct AptRepository;
@@ -187,7 +187,7 @@ fn dumps(files: &Files) -> BTreeMap<String, String> {
 /// A subshell that writes `content` to `path` atomically (keeping an existing file's mode).
 pub(crate) fn write_file_cmd(path: &str, content: &str, mode: Option<&str>) -> String {
     let attrs = Attrs { mode: mode.map(str::to_string), ..Attrs::default() };
-    let script = write_script(path, &attrs, false).replace("cat > \"$t\"", &format!("printf '%s' {} > \"$t\"", quote(content)));
+    let script = write_script_with(path, &attrs, false, Source::Command(&format!("printf '%s' {}", quote(content))), "");
     format!("( {script} )")
 }
 
@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(r.0["sources_added"], json!(["/etc/apt/sources.list.d/deb_debian_org_debian.list"]));
         assert_eq!(r.0["diff"][0]["after"], format!("{LINE}\n"));
         assert_eq!(sent.len(), 2);
-        assert!(sent[1].contains(&format!("printf '%s' '{LINE}\n' > \"$t\"")), "{}", sent[1]);
+        assert!(sent[1].contains(&format!("printf '%s' '{LINE}\n' >\"$t\"")), "{}", sent[1]);
         assert!(sent[1].contains("chmod 0644 \"$t\""), "{}", sent[1]);
         assert!(sent[1].contains("apt-get update -q"));
     }
@@ -382,7 +382,7 @@ mod tests {
         assert!(r.changed(), "{r:?}");
         assert_eq!(r.0["sources_removed"], json!(["/etc/apt/sources.list.d/b.list"]));
         assert!(sent[1].contains("rm -f /etc/apt/sources.list.d/b.list"));
-        assert!(sent[1].contains("printf '%s' 'deb http://c/ x y\n' > \"$t\""), "{}", sent[1]);
+        assert!(sent[1].contains("printf '%s' 'deb http://c/ x y\n' >\"$t\""), "{}", sent[1]);
         let (r, sent) = run(json!({"repo": LINE, "state": "absent"}), &[&host(&[])], false);
         assert!(!r.changed() && sent.len() == 1);
     }

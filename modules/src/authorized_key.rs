@@ -315,14 +315,14 @@ impl Module for AuthorizedKey {
                 r.set("diff", Value::Object(d));
             }
             if !ctx.check_mode {
-                let mut script = format!("d=$(dirname {}); if [ ! -d \"$d\" ]; then mkdir -p \"$d\" || exit 1; ", quote(&keyfile));
+                let mut script = format!("d={}; if [ ! -d \"$d\" ]; then mkdir -p \"$d\" || exit 1; ", quote(&crate::file::dirname(&keyfile)));
                 if flag(args, "manage_dir", true) {
                     script.push_str(&format!("chmod 0700 \"$d\" && chown {} \"$d\" || exit 1; ", quote(&format!("{uid}:{gid}"))));
                 }
                 script.push_str("fi; ");
                 let attrs = Attrs { mode: Some("0600".into()), owner: Some(uid.clone()), group: Some(gid.clone()) };
-                script.push_str(&util::write_script(&keyfile, &attrs, false));
-                let done = ctx.remote.exec(&script, new.as_bytes()).await?;
+                script.push_str(&util::write_script(&keyfile, &attrs, false, new.len()));
+                let done = ctx.remote.exec(&script, &util::write_stdin(new.as_bytes())).await?;
                 if done.rc != 0 {
                     return Ok(ModuleResult::failed(format!("cannot write {keyfile}: {}", String::from_utf8_lossy(&done.stderr).trim())));
                 }
@@ -376,8 +376,8 @@ mod tests {
         let sent = f.sent.lock().unwrap().clone();
         assert!(sent[0].0.contains("getent passwd ptest") && sent[0].0.contains("p=\"$ak\""), "{}", sent[0].0);
         assert!(sent[1].0.contains("chmod 0700 \"$d\" && chown 1001:100 \"$d\""), "{}", sent[1].0);
-        assert!(sent[1].0.contains("chmod 0600 \"$t\" && chown 1001:100 \"$t\""), "{}", sent[1].0);
-        assert_eq!(sent[1].1, format!("{K1}\n").into_bytes());
+        assert!(sent[1].0.contains("chown 1001:100 \"$t\" || exit 1; chmod 0600 \"$t\""), "{}", sent[1].0);
+        assert_eq!(crate::util::unframed(&sent[1].1), format!("{K1}\n").as_bytes());
         assert_eq!(r.0["keyfile"], "/home/ptest/.ssh/authorized_keys");
     }
 

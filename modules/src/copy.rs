@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::args::{to_bool, ArgSpec, ArgType};
-use crate::file::{self, add_path_info, attr_change, basename, describe_after, dirname, join, mkdir_commands, Facts, Query, Seen};
+use crate::file::{self, add_path_info, attr_change, basename, describe_after, describe_after_unsummed, dirname, join, mkdir_commands, Facts, Query, Seen};
 use crate::quote::quote;
 use crate::util::{self, resolve_mode, Attrs};
 use crate::{Args, Context, Module, ModuleDoc, ModuleResult, RemoteError};
@@ -468,7 +468,7 @@ async fn copy_one(o: &Opts, ctx: &Context<'_>, one: One) -> Result<ModuleResult,
                 return Ok(r);
             }
             Decision::Same { target, change } => return same(ctx, &target, change, sum, &facts).await,
-            Decision::Write { target, attrs, mkdirs, before } => return write(o, ctx, &one, &target, &attrs, mkdirs, before, sum).await,
+            Decision::Write { target, attrs, mkdirs, before } => return write(o, ctx, one, &target, &attrs, mkdirs, before, sum).await,
         }
     }
     Ok(ModuleResult::failed(format!("{} kept changing while it was inspected", o.dest)))
@@ -509,7 +509,7 @@ async fn same(ctx: &Context<'_>, target: &str, change: file::AttrChange, sum: Op
 
 /// Write the file (or in check mode, say it would be written).
 #[allow(clippy::too_many_arguments)]
-async fn write(o: &Opts, ctx: &Context<'_>, one: &One, target: &str, attrs: &Attrs, mkdirs: Vec<String>, before: Option<Seen>, sum: Option<String>) -> Result<ModuleResult, RemoteError> {
+async fn write(o: &Opts, ctx: &Context<'_>, one: One, target: &str, attrs: &Attrs, mkdirs: Vec<String>, before: Option<Seen>, sum: Option<String>) -> Result<ModuleResult, RemoteError> {
     let mut r = ModuleResult::ok(true);
     r.set("dest", target);
     if let Some(s) = &one.src {
@@ -531,28 +531,29 @@ async fn write(o: &Opts, ctx: &Context<'_>, one: &One, target: &str, attrs: &Att
         Ok(h) => h,
         Err(e) => return Ok(ModuleResult::failed(e)),
     };
+    // From stdin, the whole content must have arrived (a transfer cut short must not
+    // replace the file): the write script checks it.
     let source = match &one.data {
-        Data::Remote(p) => Some(format!("cat -- {}", quote(p))),
-        Data::Bytes(_) => None,
-    };
-    // The whole content must have arrived: a transfer cut short (the controller killed,
-    // the connection dropped) ends stdin early, and must not replace the file.
-    let hook = match &one.data {
-        Data::Bytes(b) => format!("{}{hook}", util::size_check(b.len())),
-        Data::Remote(_) => hook,
+        Data::Remote(p) => util::Source::File(p),
+        Data::Bytes(b) => util::Source::Stdin(b.len()),
     };
     let mut script = String::new();
     if !mkdirs.is_empty() {
         script.push_str(&format!("set -e; {}; ", mkdirs.join("; ")));
     }
-    script.push_str(&util::write_script_with(target, attrs, o.backup, source.as_deref(), &hook));
+    script.push_str(&util::write_script_with(target, attrs, o.backup, source, &hook));
     script.push_str("; ");
-    script.push_str(&describe_after(target));
-    let stdin: &[u8] = match &one.data {
-        Data::Bytes(b) => b,
-        Data::Remote(_) => b"",
+    // The checksum of content sent from here is known: no `sha1sum` of what was written.
+    script.push_str(&match &one.data {
+        Data::Bytes(_) if sum.is_some() => describe_after_unsummed(target),
+        _ => describe_after(target),
+    });
+    // The content, taken (not copied: it may be big), with the end line.
+    let stdin = match one.data {
+        Data::Bytes(b) => util::write_stdin_owned(b),
+        Data::Remote(_) => Vec::new(),
     };
-    let out = ctx.remote.exec(&script, stdin).await?;
+    let out = ctx.remote.exec(&script, &stdin).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if let Some(rc) = stdout.lines().find_map(|l| l.strip_prefix(VALIDATE_MARK)) {
         let mut f = ModuleResult::failed("failed to validate");

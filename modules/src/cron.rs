@@ -446,7 +446,7 @@ mod tests {
         assert!(r.changed() && !r.is_failed(), "{r:?}");
         assert_eq!(sent.len(), 2);
         assert_eq!(sent[1].0, "crontab -");
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "#Ansible: backup\n@daily /bin/backup\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "#Ansible: backup\n@daily /bin/backup\n");
         assert_eq!(r.0["diff"]["after"], "#Ansible: backup\n@daily /bin/backup\n");
         // Check mode: predicted, not written.
         let (r, sent) = run(json!({"name": "backup", "special_time": "daily", "job": "/bin/backup"}), &[&crontab("", 1)], true);
@@ -460,12 +460,12 @@ mod tests {
         let (r, sent) = run(json!({"name": "a", "job": "/bin/new", "user": "root", "cron_file": "my-jobs", "disabled": true}), &[&file, ""], false);
         assert!(r.changed(), "{r:?}");
         assert!(sent[0].0.contains("[ -f /etc/cron.d/my-jobs ]"), "{}", sent[0].0);
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "SHELL=/bin/sh\n#Ansible: a\n#* * * * * root /bin/new\n0 1 * * * root /bin/b\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "SHELL=/bin/sh\n#Ansible: a\n#* * * * * root /bin/new\n0 1 * * * root /bin/b\n");
         assert_eq!(r.0["cron_file"], "my-jobs");
         // An unmarked identical job is adopted: its marker inserted.
         let (r, sent) = run(json!({"name": "b", "minute": 0, "hour": 1, "job": "/bin/b", "user": "root", "cron_file": "my-jobs"}), &[&file, ""], false);
         assert!(r.changed());
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "SHELL=/bin/sh\n#Ansible: a\n* * * * * root /bin/old\n#Ansible: b\n0 1 * * * root /bin/b\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "SHELL=/bin/sh\n#Ansible: a\n* * * * * root /bin/old\n#Ansible: b\n0 1 * * * root /bin/b\n");
         // Removing the last job removes the file.
         let only = format!("{TAG} file\n#Ansible: a\n* * * * * root /bin/old\n");
         let (r, sent) = run(json!({"name": "a", "state": "absent", "cron_file": "/etc/cron.d/x"}), &[&only, ""], false);
@@ -480,12 +480,12 @@ mod tests {
         let host = crontab("PATH=\"/bin\"\n#Ansible: j\n* * * * * true\n", 0);
         let (r, sent) = run(json!({"name": "MAILTO", "env": true, "job": "ops@x", "insertafter": "PATH"}), &[&host, ""], false);
         assert!(r.changed());
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "PATH=\"/bin\"\nMAILTO=\"ops@x\"\n#Ansible: j\n* * * * * true\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "PATH=\"/bin\"\nMAILTO=\"ops@x\"\n#Ansible: j\n* * * * * true\n");
         let (r, _) = run(json!({"name": "PATH", "env": true, "value": "/bin"}), &[&host], false);
         assert!(!r.changed(), "{r:?}");
         let (r, sent) = run(json!({"name": "PATH", "env": true, "state": "absent"}), &[&host, ""], false);
         assert!(r.changed());
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "#Ansible: j\n* * * * * true\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "#Ansible: j\n* * * * * true\n");
     }
 
     #[test]

@@ -272,6 +272,12 @@ pub(crate) fn describe_after(path: &str) -> String {
     format!("set +e; {}", util::probe_many_script_with(&[(path, format!("{TAG} ext0 %h %i %d %X %Y"))]))
 }
 
+/// [`describe_after`] without the checksum (no `sha1sum`): for content the controller
+/// sent, whose checksum it knows.
+pub(crate) fn describe_after_unsummed(path: &str) -> String {
+    format!("set +e; {}", util::probe_many_script_unsummed(&[(path, format!("{TAG} ext0 %h %i %d %X %Y"))]))
+}
+
 #[async_trait]
 impl Module for File {
     fn doc(&self) -> &'static ModuleDoc {

@@ -186,7 +186,7 @@ mod tests {
         assert!(r.changed(), "{r:?}");
         assert_eq!(sent.len(), 3);
         assert!(sent[1].0.contains("p=/etc/hostname;"), "{}", sent[1].0);
-        assert_eq!(sent[1].1, b"new\n");
+        assert_eq!(crate::util::unframed(&sent[1].1), b"new\n");
         assert_eq!(sent[2].0, "hostname new");
         // `use: debian` on a systemd host goes by the file too; only the file differs here.
         let (r, sent) = run(json!({"name": "new", "use": "debian"}), &[&format!("{TAG} systemd\n{TAG} current new\n{TAG} file old\n"), ""], false);

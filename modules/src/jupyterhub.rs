@@ -212,9 +212,9 @@ async fn present(s: &Settings, found: &Found, ctx: &Context<'_>) -> Result<Modul
         let attrs = Attrs { mode: Some("0640".into()), owner: Some("root".into()), group: Some("root".into()) };
         let script = format!(
             "mkdir -p {CONFIG_DIR} && {}",
-            util::write_script_with(CONFIG_PATH, &attrs, false, None, &render::validate_hook(s))
+            util::write_script_with(CONFIG_PATH, &attrs, false, util::Source::Stdin(config.len()), &render::validate_hook(s))
         );
-        let out = ctx.remote.exec(&script, config.as_bytes()).await?;
+        let out = ctx.remote.exec(&script, &util::write_stdin(config.as_bytes())).await?;
         if out.rc != 0 {
             let mut f = failed_output(&format!("writing {CONFIG_PATH} (it must compile: check `extra_config`)"), &out);
             f.set("version", version);
@@ -223,7 +223,7 @@ async fn present(s: &Settings, found: &Found, ctx: &Context<'_>) -> Result<Modul
     }
     if unit_changed {
         let attrs = Attrs { mode: Some("0644".into()), owner: Some("root".into()), group: Some("root".into()) };
-        let out = ctx.remote.exec(&util::write_script(UNIT_PATH, &attrs, false), unit.as_bytes()).await?;
+        let out = ctx.remote.exec(&util::write_script(UNIT_PATH, &attrs, false, unit.len()), &util::write_stdin(unit.as_bytes())).await?;
         if out.rc != 0 {
             return Ok(failed_output(&format!("writing {UNIT_PATH}"), &out));
         }

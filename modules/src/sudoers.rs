@@ -153,12 +153,10 @@ impl Module for Sudoers {
         if ctx.check_mode {
             return Ok(r);
         }
-        let check = if validation != "absent" && visudo.is_some() { "visudo -c -f \"$t\" >&2 || exit 1; " } else { "" };
-        let cmd = format!(
-            "set -e; p={p}; t=$(mktemp {}/.provision.XXXXXXXX); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; chmod 0440 \"$t\"; {check}mv -f \"$t\" \"$p\"; trap - EXIT",
-            quote(dir.trim_end_matches('/'))
-        );
-        let out = ctx.remote.exec(&cmd, want.as_bytes()).await?;
+        let check = if validation != "absent" && visudo.is_some() { "visudo -c -f \"$t\" >&2 && " } else { "" };
+        let attrs = crate::util::Attrs { mode: Some("0440".into()), ..Default::default() };
+        let cmd = crate::util::write_script_with(&path, &attrs, false, crate::util::Source::Stdin(want.len()), check);
+        let out = ctx.remote.exec(&cmd, &crate::util::write_stdin(want.as_bytes())).await?;
         if out.rc != 0 {
             return Ok(ModuleResult::failed(format!("cannot write {path}: {}", String::from_utf8_lossy(&out.stderr).trim())));
         }
@@ -201,8 +199,8 @@ mod tests {
         assert!(r.changed() && !r.is_failed(), "{r:?}");
         assert_eq!(sent[0].1, b"bob ALL=NOPASSWD: /usr/bin/uptime\n");
         assert!(sent[0].0.contains("visudo -c -f -"));
-        assert!(sent[1].0.contains("chmod 0440 \"$t\"; visudo -c -f \"$t\" >&2 || exit 1; mv -f \"$t\" \"$p\""), "{}", sent[1].0);
-        assert_eq!(sent[1].1, b"bob ALL=NOPASSWD: /usr/bin/uptime\n");
+        assert!(sent[1].0.contains("chmod 0440 \"$t\" || exit 1; visudo -c -f \"$t\" >&2 && : || exit 1; mv -f -- \"$t\" \"$p\""), "{}", sent[1].0);
+        assert_eq!(crate::util::unframed(&sent[1].1), b"bob ALL=NOPASSWD: /usr/bin/uptime\n");
         let (r, sent) = run(a.clone(), &[&on_host("bob ALL=NOPASSWD: /usr/bin/uptime\n", "440", true)], false);
         assert!(!r.changed() && sent.len() == 1, "{r:?}");
         let (r, sent) = run(a, &[&on_host("bob ALL=NOPASSWD: /usr/bin/uptime\n", "644", true)], true);

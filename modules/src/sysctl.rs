@@ -214,7 +214,7 @@ mod tests {
         assert!(r.changed() && !r.is_failed(), "{r:?}");
         assert_eq!(sent.len(), 4);
         assert_eq!(sent[1].0, "sysctl -w vm.swappiness=10");
-        assert_eq!(String::from_utf8_lossy(&sent[2].1), "# comment\nvm.swappiness=10\nkernel.panic=1\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[2].1)), "# comment\nvm.swappiness=10\nkernel.panic=1\n");
         assert_eq!(sent[3].0, "sysctl -p /etc/sysctl.conf");
         assert_eq!(r.0["diff"]["after"], "# comment\nvm.swappiness=10\nkernel.panic=1\n");
         // Check mode: the same prediction, one round trip.
@@ -233,10 +233,10 @@ mod tests {
         assert!(r.changed(), "{r:?}");
         assert_eq!(sent.len(), 2);
         assert!(sent[0].0.contains("[ -f '/etc/sysctl.d/90 x.conf' ]"), "{}", sent[0].0);
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "net.ipv4.ip_forward=1\n");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "net.ipv4.ip_forward=1\n");
         let (r, sent) = run(json!({"name": "a.b", "state": "absent", "reload": false}), &[&host("", Some("a.b=1\nc.d=2")), ""], false);
         assert!(r.changed());
-        assert_eq!(String::from_utf8_lossy(&sent[1].1), "c.d=2");
+        assert_eq!(String::from_utf8_lossy(crate::util::unframed(&sent[1].1)), "c.d=2");
         let (r, sent) = run(json!({"name": "a.b", "state": "absent"}), &[&host("", Some("c.d=2\n"))], false);
         assert!(!r.changed() && sent.len() == 1);
     }

@@ -15,6 +15,8 @@ use crate::args::text;
 pub mod batch;
 pub mod pyre;
 pub mod textedit;
+#[cfg(test)]
+mod write_tests;
 
 /// What is at a path on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,9 +102,20 @@ if [ $k = link ]; then printf '%s ' {MARK}link; readlink -- \"$p\" || echo; fi"
     } else if matches!(how, Stat::Defer(_)) {
         s.push_str(&format!("; if [ $k = file ]; then echo {}; fi", batch::SUM));
     } else {
-        s.push_str(&format!("; if [ $k = file ]; then printf '%s ' {MARK}sum; sha1sum < \"$p\" || echo; fi"));
+        s.push_str(&sum_part());
     }
     s
+}
+
+/// The part of a probe that prints a file's checksum.
+fn sum_part() -> String {
+    format!("; if [ $k = file ]; then printf '%s ' {MARK}sum; sha1sum < \"$p\" || echo; fi")
+}
+
+/// [`probe_many_script_with`] without the checksums (no `sha1sum`): for a file whose
+/// content the controller knows, having just written it.
+pub(crate) fn probe_many_script_unsummed(paths: &[(&str, String)]) -> String {
+    probe_many_script_with(paths).replace(&sum_part(), "")
 }
 
 /// Parse what [`probe_script`] printed.
@@ -218,37 +231,183 @@ pub fn attr_commands(target: &str, attrs: &Attrs) -> String {
 /// a signal (Ctrl-C on the controller sends SIGINT, then SIGTERM, to the remote command;
 /// SIGHUP when the connection drops) becomes an `exit`, which runs the EXIT trap. Without
 /// the signal traps, `sh` killed by a signal skips its EXIT trap and leaves the file.
-pub const CLEANUP: &str = "trap 'rm -f \"$t\"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM";
+/// `$t` is empty until the temporary file is made (the traps are set before it exists,
+/// and a file of the same name that was there already is never removed).
+pub const CLEANUP: &str = "t=; trap '[ -z \"$t\" ] || rm -f -- \"$t\"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM";
 
-/// The script that writes stdin to `path` atomically with `attrs`. When the target
-/// exists and no mode/owner is asked, the new file keeps the old one's mode and owner.
-/// `backup` keeps a copy of the old file as `path.<timestamp>~` and prints its name.
-pub fn write_script(path: &str, attrs: &Attrs, backup: bool) -> String {
-    let p = quote(path);
-    let keep = "if [ -e \"$p\" ]; then chmod \"$(stat -c %a \"$p\")\" \"$t\" && chown \"$(stat -c %u:%g \"$p\")\" \"$t\"; else chmod 0644 \"$t\"; fi && ";
-    let mut s = format!(
-        "set -e; p={p}; d=$(dirname \"$p\"); t=$(mktemp \"$d/.provision.XXXXXXXX\"); {CLEANUP}; cat > \"$t\"; {keep}"
-    );
-    s.push_str(&attr_commands("$t", attrs).replace("'$t'", "\"$t\""));
-    if backup {
-        s.push_str("if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p \"$p\" \"$b\"; echo \"backup:$b\"; fi && ");
-    }
-    // `|| exit 1`: under `set -e` a failing command that is not the last of an `&&` list
-    // does not stop the script, so a failed chmod/chown would otherwise still rename.
-    s.push_str("{ sync \"$t\" 2>/dev/null || true; } || exit 1; mv -f \"$t\" \"$p\"; trap - EXIT");
-    s
+/// The line sent after the content on the stdin of a write script ([`write_stdin`]):
+/// read after exactly the content's length, it proves that all of it arrived.
+pub const STDIN_END: &str = "__provision_write_end_7c1d__";
+
+/// Where a write script gets the new content from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// The command's stdin: `len` bytes, then the line [`STDIN_END`]. Send
+    /// [`write_stdin`]`(content)`. A transfer cut short (the controller killed, the
+    /// connection dropped) ends stdin early, and the file is not replaced.
+    Stdin(usize),
+    /// A file already on the host (`copy` with `remote_src`).
+    File(&'a str),
+    /// The output of a shell command (say `printf '%s' 'TEXT'`, a builtin).
+    Command(&'a str),
 }
 
-/// For [`write_script_with`]'s `before_rename`: the temporary file has all `len` bytes.
-pub fn size_check(len: usize) -> String {
-    format!("[ \"$(wc -c < \"$t\")\" -eq {len} ] && ")
+/// What to send on the stdin of a write script fed from [`Source::Stdin`].
+pub fn write_stdin(content: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(content.len() + STDIN_END.len() + 1);
+    v.extend_from_slice(content);
+    v.extend_from_slice(STDIN_END.as_bytes());
+    v.push(b'\n');
+    v
+}
+
+/// [`write_stdin`], taking the content (no copy of it).
+pub fn write_stdin_owned(mut content: Vec<u8>) -> Vec<u8> {
+    content.extend_from_slice(STDIN_END.as_bytes());
+    content.push(b'\n');
+    content
+}
+
+/// The directory part of `path`, as `dirname` prints it (`x` → `.`, `/x` → `/`,
+/// `a/b/` → `a`).
+fn parent_dir(path: &str) -> &str {
+    let p = path.trim_end_matches('/');
+    if p.is_empty() {
+        return if path.is_empty() { "." } else { "/" };
+    }
+    match p.rfind('/') {
+        None => ".",
+        Some(i) => match p[..i].trim_end_matches('/') {
+            "" => "/",
+            d => d,
+        },
+    }
+}
+
+/// A name for the temporary file beside `path`, unpredictable (64 random bits from the
+/// operating system of the controller), so that the host needs no `mktemp`.
+fn temp_beside(path: &str) -> String {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        // No OS randomness (never seen): a keyed hash (std seeds its keys from the OS
+        // when it can) of the time, the process and a counter.
+        use std::hash::{BuildHasher, Hasher};
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        h.write_u128(nanos);
+        h.write_u32(std::process::id());
+        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        b = h.finish().to_le_bytes();
+    }
+    let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    match parent_dir(path) {
+        "/" => format!("/.provision.{name}"),
+        // Never starting with `-`: no command takes it for an option.
+        d if d.starts_with('/') || d == "." => format!("{d}/.provision.{name}"),
+        d => format!("./{d}/.provision.{name}"),
+    }
+}
+
+/// What a write script fed from [`Source::Stdin`] reads as the content: `stdin` without
+/// the end line (for tests that look at what was sent).
+#[cfg(test)]
+pub fn unframed(stdin: &[u8]) -> &[u8] {
+    let end = format!("{STDIN_END}\n");
+    stdin.strip_suffix(end.as_bytes()).unwrap_or(stdin)
+}
+
+/// The script that writes stdin (`len` bytes, sent as [`write_stdin`] makes them) to
+/// `path` atomically with `attrs`. When the target exists and no mode/owner is asked,
+/// the new file keeps the old one's mode and owner. `backup` keeps a copy of the old
+/// file as `path.<timestamp>~` and prints its name.
+pub fn write_script(path: &str, attrs: &Attrs, backup: bool, len: usize) -> String {
+    write_script_with(path, attrs, backup, Source::Stdin(len), "")
+}
+
+/// [`write_script`] with the content from `source`, and `before_rename` run after
+/// mode and owner are set on the temporary file `"$t"` and before it replaces the
+/// target: a validation command, ending in `&& `.
+///
+/// Every process counts (an `exec` costs milliseconds of a busy host's CPU). What runs:
+/// - the temporary file's name comes from the controller, the file is made by the
+///   shell (`set -C`: exclusively; umask 077 around it: mode 0600 like `mktemp`'s; the
+///   umask is read back from `/proc/self/status`, not from a forked `$(umask)`);
+/// - `dd` copies the content into it and syncs it (`conv=fsync`) in one process;
+///   for stdin it copies exactly the length, and the shell's `read` then finds the
+///   end line, which proves that the whole content arrived (no `wc`);
+/// - owner: `chown --reference` only when the existing file's owner or group differ
+///   from the temporary file's (`test -O`/`-G`, builtins); mode: one `chmod`
+///   (`--reference` for an existing file, 0644 for a new one), none when an octal
+///   mode is asked (it is set instead); chown before chmod, which keeps setuid bits;
+/// - `mv -f` renames it over the target.
+///
+/// One difference with `mktemp`: in a directory with a default ACL the umask does not
+/// apply, and the file the shell creates (mode 0666) gets the ACL's permissions, where
+/// `mktemp`'s 0600 would have masked them, until the chmod.
+///
+/// `|| exit 1`: under `set -e` a failing command that is not the last of an `&&` list,
+/// or that is inside an `if` on the left of one, does not stop the script, so every
+/// step that must stop the rename says so.
+pub fn write_script_with(path: &str, attrs: &Attrs, backup: bool, source: Source, before_rename: &str) -> String {
+    let p = quote(path);
+    let temp = quote(&temp_beside(path));
+    let mut s = format!(
+        "set -e; p={p}; {CLEANUP}; \
+w=; {{ read -r u; read -r w u; }} 2>/dev/null </proc/self/status || :; [ \"$w\" = Umask: ] || u=$(umask); \
+umask 077; set -C; : >{temp}; set +C; t={temp}; umask \"$u\"; "
+    );
+    match source {
+        Source::Stdin(len) => s.push_str(&format!(
+            "dd bs=64K count={len} iflag=count_bytes,fullblock conv=fsync status=none >\"$t\"; IFS= read -r e || :; \
+[ \"$e\" = {STDIN_END} ] || {{ echo 'the content did not arrive whole' >&2; exit 1; }}; "
+        )),
+        Source::File(f) => s.push_str(&format!("dd {} bs=64K conv=fsync status=none >\"$t\"; ", quote(&format!("if={f}")))),
+        Source::Command(c) => s.push_str(&format!("{c} >\"$t\"; sync \"$t\" 2>/dev/null || :; ")),
+    }
+    // Owner, then mode (a chown clears setuid bits): the existing file's unless asked.
+    let octal_mode = attrs.mode.as_deref().is_some_and(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()));
+    let keep_owner = if attrs.owner.is_none() || attrs.group.is_none() {
+        "[ -O \"$p\" ] && [ -G \"$p\" ] && [ -G \"$t\" ] || chown --reference=\"$p\" \"$t\" || exit 1; "
+    } else {
+        ""
+    };
+    let (keep_mode, new_mode) = if octal_mode { ("", "") } else { ("chmod --reference=\"$p\" \"$t\" || exit 1; ", "chmod 0644 \"$t\" || exit 1; ") };
+    let chown = match (&attrs.owner, &attrs.group) {
+        (Some(o), Some(g)) => format!("chown {} \"$t\" || exit 1; ", quote(&format!("{o}:{g}"))),
+        (Some(o), None) => format!("chown {} \"$t\" || exit 1; ", quote(o)),
+        (None, Some(g)) => format!("chgrp {} \"$t\" || exit 1; ", quote(g)),
+        (None, None) => String::new(),
+    };
+    let when_exists = |s: &mut String, then: &str, otherwise: &str| match (then.is_empty(), otherwise.is_empty()) {
+        (true, true) => {}
+        (false, true) => s.push_str(&format!("if [ -e \"$p\" ]; then {then}fi; ")),
+        (true, false) => s.push_str(&format!("if [ ! -e \"$p\" ]; then {otherwise}fi; ")),
+        (false, false) => s.push_str(&format!("if [ -e \"$p\" ]; then {then}else {otherwise}fi; ")),
+    };
+    if chown.is_empty() {
+        when_exists(&mut s, &format!("{keep_owner}{keep_mode}"), new_mode);
+    } else {
+        when_exists(&mut s, keep_owner, "");
+        s.push_str(&chown);
+        when_exists(&mut s, keep_mode, new_mode);
+    }
+    if let Some(m) = &attrs.mode {
+        s.push_str(&format!("chmod {} \"$t\" || exit 1; ", quote(m)));
+    }
+    if backup {
+        s.push_str("if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || exit 1; echo \"backup:$b\"; fi; ");
+    }
+    if !before_rename.is_empty() {
+        s.push_str(&format!("{before_rename}: || exit 1; "));
+    }
+    s.push_str("mv -f -- \"$t\" \"$p\"; trap - EXIT");
+    s
 }
 
 /// Write `content` to `path` atomically; returns the backup file's name if one was made.
 pub async fn write_atomic(remote: &dyn Remote, path: &str, content: &[u8], attrs: &Attrs, backup: bool) -> Result<Option<String>, RemoteError> {
-    // The whole content must have arrived: a transfer cut short (the controller killed,
-    // the connection dropped) ends stdin early, and must not replace the file.
-    let out: ExecOutput = remote.exec(&write_script_with(path, attrs, backup, None, &size_check(content.len())), content).await?;
+    let out: ExecOutput = remote.exec(&write_script(path, attrs, backup, content.len()), &write_stdin(content)).await?;
     if out.rc != 0 {
         return Err(RemoteError::Other(format!("cannot write {path}: {}", String::from_utf8_lossy(&out.stderr).trim())));
     }
@@ -313,104 +472,6 @@ mod tests {
         assert_eq!(mode_text(&Value::from("0644")), Some("0644".into()));
         assert_eq!(mode_text(&Value::from("755")), Some("0755".into()));
         assert_eq!(mode_text(&Value::from("u=rw,g=r")), Some("u=rw,g=r".into()));
-    }
-
-    /// A directory for one test, removed at the end.
-    struct Scratch(std::path::PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let p = std::env::temp_dir().join(format!("provision-util-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Scratch(p)
-        }
-        fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// The write script run by the local `sh` in a temporary directory, its stdin left open.
-    fn start_write(dir: &std::path::Path, len: usize) -> std::process::Child {
-        use std::os::unix::process::CommandExt;
-        let target = dir.join("target");
-        let script = write_script_with(target.to_str().unwrap(), &Attrs::default(), false, None, &size_check(len));
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap()
-    }
-
-    fn temp_files(dir: &std::path::Path) -> Vec<String> {
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(".provision")).collect()
-    }
-
-    fn wait_for_temp(dir: &std::path::Path) {
-        for _ in 0..500 {
-            if !temp_files(dir).is_empty() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("the temporary file never appeared");
-    }
-
-    /// Ctrl-C on the controller signals the remote command's process group: the half
-    /// written temporary file is removed and the target is left alone.
-    #[test]
-    fn an_interrupted_write_leaves_no_temporary_file() {
-        use std::io::Write;
-        for sig in ["INT", "TERM", "HUP"] {
-            let dir = Scratch::new(sig);
-            std::fs::write(dir.path().join("target"), "old\n").unwrap();
-            let mut child = start_write(dir.path(), 1 << 20);
-            child.stdin.as_mut().unwrap().write_all(b"partial").unwrap();
-            wait_for_temp(dir.path());
-            let st = std::process::Command::new("kill").args(["-s", sig, "--", &format!("-{}", child.id())]).status().unwrap();
-            assert!(st.success());
-            let status = child.wait().unwrap();
-            assert!(!status.success(), "{sig}: {status:?}");
-            assert_eq!(temp_files(dir.path()), Vec::<String>::new(), "{sig}: a temporary file is left");
-            assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "old\n", "{sig}");
-        }
-    }
-
-    /// The controller gone mid-transfer (stdin ends early): no rename, no temporary file.
-    #[test]
-    fn a_write_cut_short_does_not_replace_the_file() {
-        use std::io::Write;
-        let dir = Scratch::new("short");
-        std::fs::write(dir.path().join("target"), "old\n").unwrap();
-        let mut child = start_write(dir.path(), 100);
-        child.stdin.take().unwrap().write_all(b"only part").unwrap();
-        let status = child.wait().unwrap();
-        assert!(!status.success());
-        assert_eq!(temp_files(dir.path()), Vec::<String>::new());
-        assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "old\n");
-        // The whole content: written.
-        let mut child = start_write(dir.path(), 4);
-        child.stdin.take().unwrap().write_all(b"new\n").unwrap();
-        assert!(child.wait().unwrap().success());
-        assert_eq!(std::fs::read_to_string(dir.path().join("target")).unwrap(), "new\n");
-        assert_eq!(temp_files(dir.path()), Vec::<String>::new());
-    }
-
-    #[test]
-    fn write_script_is_atomic_and_quoted() {
-        let s = write_script("/etc/my file", &Attrs { mode: Some("0600".into()), owner: Some("root".into()), group: None }, false);
-        assert!(s.starts_with("set -e; p='/etc/my file'; d=$(dirname \"$p\"); t=$(mktemp \"$d/.provision."), "{s}");
-        assert!(s.contains("chmod 0600 \"$t\""), "{s}");
-        assert!(s.ends_with("mv -f \"$t\" \"$p\"; trap - EXIT"), "{s}");
     }
 }
 
@@ -569,22 +630,6 @@ pub fn parse_probe_many(out: &[u8], count: usize) -> Result<Vec<PathState>, Stri
     parts.iter().map(|p| parse_probe(p.as_bytes())).collect()
 }
 
-/// Like [`write_script`], with two hooks: `source` replaces `cat` (stdin) as what fills
-/// the temporary file (e.g. `cat -- /etc/x` to copy a file already on the host), and
-/// `before_rename` runs after mode and owner are set on the temporary file `"$t"` and
-/// before it replaces the target: a validation command, ending in `&& ` like the
-/// commands before it.
-pub fn write_script_with(path: &str, attrs: &Attrs, backup: bool, source: Option<&str>, before_rename: &str) -> String {
-    let mut s = write_script(path, attrs, backup);
-    if let Some(src) = source {
-        s = s.replacen("cat > \"$t\"", &format!("{src} > \"$t\""), 1);
-    }
-    if !before_rename.is_empty() {
-        s = s.replacen("{ sync \"$t\"", &format!("{before_rename}{{ sync \"$t\""), 1);
-    }
-    s
-}
-
 /// A ustar archive of regular files (`name`, content) for sending many files on the stdin
 /// of one command (`tar -xof - -C DIR`). Names must be under 100 bytes; files get mode
 /// 0600 and the current time.
@@ -695,13 +740,6 @@ mod file_helper_tests {
         let st = parse_probe_many(out.as_bytes(), 2).unwrap();
         assert_eq!((st[0].exists, st[0].checksum.as_deref(), st[1].exists), (true, Some("abc"), false));
         assert!(parse_probe_many(out.as_bytes(), 3).is_err());
-    }
-
-    #[test]
-    fn write_script_hooks_and_failures_stop_the_rename() {
-        let s = write_script_with("/etc/x", &Attrs::default(), false, Some("cat -- /etc/y"), "check \"$t\" && ");
-        assert!(s.contains("cat -- /etc/y > \"$t\""), "{s}");
-        assert!(s.contains("check \"$t\" && { sync \"$t\" 2>/dev/null || true; } || exit 1; mv -f"), "{s}");
     }
 
     #[test]

@@ -29,10 +29,14 @@ fn new_content_is_written_atomically_in_one_more_round_trip() {
     assert!(sent[0].0.contains("p=/etc/motd;") && sent[0].0.contains("p=/etc;"), "{}", sent[0].0);
     assert!(sent[0].1.is_empty());
     let (script, stdin) = &sent[1];
-    assert!(script.starts_with("set -e; p=/etc/motd; d=$(dirname \"$p\"); t=$(mktemp \"$d/.provision.XXXXXXXX\")"), "{script}");
+    assert!(script.starts_with("set -e; p=/etc/motd; t=; trap "), "{script}");
+    assert!(script.contains(": >/etc/.provision."), "{script}");
     assert!(script.contains("chmod 0644 \"$t\""), "{script}");
-    assert!(script.contains("mv -f \"$t\" \"$p\"; trap - EXIT; set +e;"), "{script}");
-    assert_eq!(stdin, b"hello\n");
+    assert!(script.contains("mv -f -- \"$t\" \"$p\"; trap - EXIT; set +e;"), "{script}");
+    // The checksum of what was sent is known: no sha1sum after the write.
+    assert!(!script.contains("sha1sum"), "{script}");
+    assert_eq!(crate::util::unframed(stdin), b"hello\n");
+    assert!(stdin.len() > 6);
     assert!(r.changed());
     assert_eq!(r.0["dest"], "/etc/motd");
     assert_eq!(r.0["checksum"], util::sha1_hex(b"hello\n"));
@@ -70,8 +74,8 @@ fn changed_content_keeps_the_old_mode_and_shows_a_diff() {
     let (r, sent) = run(json!({"content": "new\n", "dest": "/etc/x", "backup": true}), &[&probe, old, &done], false, true);
     assert_eq!(sent.len(), 3);
     let script = &sent[2].0;
-    assert!(!script.contains("fi && chmod"), "the old mode is kept: {script}");
-    assert!(script.contains("cp -p \"$p\" \"$b\""), "backup: {script}");
+    assert!(script.contains("chmod --reference=\"$p\" \"$t\"") && !script.contains("fi; chmod"), "the old mode is kept: {script}");
+    assert!(script.contains("cp -p -- \"$p\" \"$b\""), "backup: {script}");
     assert_eq!(r.0["diff"], json!([{"before": "old\n", "before_header": "/etc/x", "after": "new\n", "after_header": "/etc/x"}]));
 }
 
@@ -112,8 +116,8 @@ fn a_src_file_goes_inside_a_destination_directory() {
     let (r, sent) = run(json!({"src": src, "dest": "/etc/app", "validate": "check -f %s"}), &[&probe, &done], false, false);
     assert!(sent[0].0.contains("p=/etc/app/app.conf;"), "{}", sent[0].0);
     assert!(sent[1].0.contains("p=/etc/app/app.conf;"), "{}", sent[1].0);
-    assert!(sent[1].0.contains(&format!("{{ check -f \"$t\" >&2 || {{ echo \"{VALIDATE_MARK} $?\"; exit 97; }}; }} && {{ sync")), "{}", sent[1].0);
-    assert_eq!(sent[1].1, b"conf\n");
+    assert!(sent[1].0.contains(&format!("{{ check -f \"$t\" >&2 || {{ echo \"{VALIDATE_MARK} $?\"; exit 97; }}; }} && : || exit 1; mv -f")), "{}", sent[1].0);
+    assert_eq!(crate::util::unframed(&sent[1].1), b"conf\n");
     assert_eq!(r.0["dest"], "/etc/app/app.conf");
     assert_eq!(r.0["src"], src);
 }
@@ -156,7 +160,7 @@ fn a_remote_source_is_copied_on_the_host() {
     let done = after(with_sum(file("0600", "root", 0, 0), b"hosts"));
     let (r, sent) = run(json!({"src": "/etc/hosts", "dest": "/etc/hosts.orig", "remote_src": true}), &[&first, &probe, &done], false, false);
     assert_eq!(sent.len(), 3);
-    assert!(sent[2].0.contains("cat -- /etc/hosts > \"$t\""), "{}", sent[2].0);
+    assert!(sent[2].0.contains("dd if=/etc/hosts bs=64K conv=fsync status=none >\"$t\""), "{}", sent[2].0);
     assert!(sent[2].0.contains("chmod 0600 \"$t\""), "the source's mode: {}", sent[2].0);
     assert!(sent[2].1.is_empty());
     assert!(r.changed());

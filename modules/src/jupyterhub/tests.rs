@@ -89,10 +89,10 @@ fn a_bare_host_gets_everything_in_order() {
     assert!(sent[2].starts_with("mkdir -p /etc/jupyterhub && set -e; p=/etc/jupyterhub/jupyterhub_config.py;"), "{}", sent[2]);
     assert!(sent[2].contains("chmod 0640 \"$t\""), "{}", sent[2]);
     assert!(sent[2].contains("/opt/jupyterhub/venv/bin/python -c 'import sys; compile(open(sys.argv[1]).read()"), "{}", sent[2]);
-    let config = String::from_utf8(stdin[2].clone()).unwrap();
+    let config = String::from_utf8(crate::util::unframed(&stdin[2]).to_vec()).unwrap();
     assert!(config.contains("c.Authenticator.admin_users = {\"alice\"}\n"), "{config}");
     assert!(sent[3].contains("p=/etc/systemd/system/jupyterhub.service;"), "{}", sent[3]);
-    let unit = String::from_utf8(stdin[3].clone()).unwrap();
+    let unit = String::from_utf8(crate::util::unframed(&stdin[3]).to_vec()).unwrap();
     assert!(unit.contains("ExecStart=/opt/jupyterhub/venv/bin/jupyterhub -f /etc/jupyterhub/jupyterhub_config.py\n"), "{unit}");
     assert!(unit.contains("Environment=PATH=/opt/jupyterhub/venv/bin:/usr/local/bin:"), "{unit}");
     assert!(unit.contains("WorkingDirectory=/etc/jupyterhub\n") && unit.contains("User=root\n"), "{unit}");

@@ -13,7 +13,7 @@
 use serde_json::{Map, Value};
 
 use crate::quote::quote;
-use crate::util::{attr_commands, probe, resolve_mode, write_atomic, write_script_with, Attrs, PathState};
+use crate::util::{attr_commands, probe, resolve_mode, write_atomic, write_script_with, write_stdin, Attrs, PathState, Source};
 use crate::{Remote, RemoteError};
 
 /// A file read for editing.
@@ -204,7 +204,8 @@ async fn write(remote: &dyn Remote, target: &Target, content: &[u8], opts: &Writ
     let real = &target.real;
     let backup = opts.backup && target.exists();
     let mkdir = match real.rfind('/') {
-        Some(i) if !target.exists() && i > 0 => format!("mkdir -p {} || exit 1; ", quote(&real[..i])),
+        // The test is a builtin: no process when the directory is there (the usual case).
+        Some(i) if !target.exists() && i > 0 => format!("[ -d {d} ] || mkdir -p {d} || exit 1; ", d = quote(&real[..i])),
         _ => String::new(),
     };
     if mkdir.is_empty() && opts.validate.is_none() {
@@ -217,12 +218,12 @@ async fn write(remote: &dyn Remote, target: &Target, content: &[u8], opts: &Writ
         }
         None => String::new(),
     };
-    let script = format!("{mkdir}{}", write_script_with(real, &opts.attrs, backup, None, &hook));
+    let script = format!("{mkdir}{}", write_script_with(real, &opts.attrs, backup, Source::Stdin(content.len()), &hook));
     run_write(remote, &target.path, &script, content).await
 }
 
 async fn run_write(remote: &dyn Remote, path: &str, script: &str, content: &[u8]) -> Result<Option<String>, Failure> {
-    let out = remote.exec(script, content).await?;
+    let out = remote.exec(script, &write_stdin(content)).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if let Some(rc) = stdout.lines().find_map(|l| l.strip_prefix(VALIDATE_MARK)) {
         return Err(Failure::Module(format!("failed to validate: rc:{rc} error:{}", String::from_utf8_lossy(&out.stderr))));
