@@ -144,13 +144,8 @@ fn a_kept_connection_that_stopped_answering_is_given_up() {
     let ok = std::process::Command::new("docker").args(["pause", "provision-h5"]).status().map(|s| s.success()).unwrap_or(false);
     assert!(ok, "docker pause provision-h5");
     let paused = Paused("provision-h5");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_provision"))
-        .args(["h5", "-i", inv, "-m", "ping", "-T", "3"])
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let cache = dir.path().join("cache");
+    let mut child = spawn_provision(&["h5", "-i", inv, "-m", "ping", "-T", "3"], &[("XDG_CACHE_HOME", cache.to_str().unwrap())]);
     // Not a speed test: the run must end (UNREACHABLE) instead of waiting on the master.
     let deadline = Instant::now() + Duration::from_secs(90);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,15 +21,7 @@ fn on_h5(cmd: &str) -> String {
 
 /// Start provision with these arguments, its output captured.
 fn start(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_provision"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .env_remove("SSH_AUTH_SOCK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start provision")
+    spawn_provision(args, &[])
 }
 
 fn sigint(child: &Child) {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -119,15 +119,7 @@ fn an_interrupted_copy_leaves_no_temporary_file_and_no_target() {
     let big = dir.path().join("big.bin");
     std::fs::File::create(&big).unwrap().set_len(300 << 20).unwrap();
     let pb = write_playbook(dir.path(), HOST, "copy.yml", &format!("    - copy:\n        src: {}\n        dest: {d}/big.bin\n", big.display()));
-    let child = Command::new(env!("CARGO_BIN_EXE_provision"))
-        .args([pb.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()])
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .env_remove("SSH_AUTH_SOCK")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_provision(&[pb.to_str().unwrap(), "-i", f.inventory.to_str().unwrap()], &[]);
     let start = Instant::now();
     while temp_files(&d).is_empty() {
         assert!(start.elapsed() < Duration::from_secs(120), "the temporary file of `copy` never showed");

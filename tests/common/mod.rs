@@ -201,3 +201,13 @@ pub fn fresh_host_dir(host: &str, base: &str, name: &str) -> String {
     assert_eq!(rc, 0, "{out}");
     d
 }
+
+/// Start provision in the background (from the repository root), its output captured.
+pub fn spawn_provision(args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_provision"));
+    cmd.args(args).current_dir(root()).env("NO_COLOR", "1").env_remove("SSH_AUTH_SOCK");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start provision")
+}
