@@ -284,23 +284,31 @@ fn parent_dir(path: &str) -> &str {
     }
 }
 
+/// `bytes` random bytes from the operating system, in hex: names and markers nobody can
+/// guess (temporary files, the persistent shell's and become's end markers).
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    if getrandom::fill(&mut b).is_err() {
+        // No OS randomness (never seen): a keyed hash (std seeds its keys from the OS
+        // when it can) of the time, the process and a counter, for each 8 bytes.
+        use std::hash::{BuildHasher, Hasher};
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        for chunk in b.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            h.write_u128(nanos);
+            h.write_u32(std::process::id());
+            h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// A name for the temporary file beside `path`, unpredictable (64 random bits from the
 /// operating system of the controller), so that the host needs no `mktemp`.
 fn temp_beside(path: &str) -> String {
-    let mut b = [0u8; 8];
-    if getrandom::fill(&mut b).is_err() {
-        // No OS randomness (never seen): a keyed hash (std seeds its keys from the OS
-        // when it can) of the time, the process and a counter.
-        use std::hash::{BuildHasher, Hasher};
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        h.write_u128(nanos);
-        h.write_u32(std::process::id());
-        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        b = h.finish().to_le_bytes();
-    }
-    let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let name = random_hex(8);
     match parent_dir(path) {
         "/" => format!("/.provision.{name}"),
         // Never starting with `-`: no command takes it for an option.

@@ -136,12 +136,8 @@ struct Handshake {
 }
 
 fn token() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let n = nanos ^ (u128::from(std::process::id()) << 64) ^ (COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u128).rotate_left(17);
-    format!("{:x}", n & 0xffff_ffff_ffff_ffff_ffff)
+    provision_modules::util::random_hex(10)
 }
-static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Wrap `command` in `become`, or leave it as it is.
 pub fn prepare(command: &str, become_: Option<&Become>) -> Prepared {

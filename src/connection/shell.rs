@@ -72,13 +72,7 @@ pub fn trace_step(host: &str, what: &str, since: std::time::Instant) {
 }
 
 fn token() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        b = (nanos ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
-    }
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("__provision_sh_{hex}__")
+    format!("__provision_sh_{}__", provision_modules::util::random_hex(16))
 }
 
 /// One persistent shell on its own channel.

@@ -168,9 +168,7 @@ fn edit_in_editor(plain: &[u8], name_hint: &Path) -> Result<Vec<u8>> {
 }
 
 fn rand_suffix() -> String {
-    let mut b = [0u8; 6];
-    let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    provision_modules::util::random_hex(6)
 }
 
 /// Ansible's `!vault |` block, indented 10 columns, with `name: ` when named.
