@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 
 use russh::client::{self, Handle};
 use russh::{ChannelMsg, Sig};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
@@ -104,41 +105,22 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> Option<(u8, Vec<u8>)>
     Some((kind, buf))
 }
 
-fn sig_name(s: &Sig) -> String {
-    match s {
-        Sig::ABRT => "ABRT",
-        Sig::ALRM => "ALRM",
-        Sig::FPE => "FPE",
-        Sig::HUP => "HUP",
-        Sig::ILL => "ILL",
-        Sig::INT => "INT",
-        Sig::KILL => "KILL",
-        Sig::PIPE => "PIPE",
-        Sig::QUIT => "QUIT",
-        Sig::SEGV => "SEGV",
-        Sig::TERM => "TERM",
-        Sig::USR1 => "USR1",
-        Sig::Custom(c) => c.as_str(),
-    }
-    .to_string()
+/// The signals SSH names (RFC 4254 6.10), as russh has them.
+fn known_signals() -> [Sig; 12] {
+    [Sig::ABRT, Sig::ALRM, Sig::FPE, Sig::HUP, Sig::ILL, Sig::INT, Sig::KILL, Sig::PIPE, Sig::QUIT, Sig::SEGV, Sig::TERM, Sig::USR1]
 }
 
-fn sig_from(name: &str) -> Sig {
-    match name {
-        "ABRT" => Sig::ABRT,
-        "ALRM" => Sig::ALRM,
-        "FPE" => Sig::FPE,
-        "HUP" => Sig::HUP,
-        "ILL" => Sig::ILL,
-        "INT" => Sig::INT,
-        "KILL" => Sig::KILL,
-        "PIPE" => Sig::PIPE,
-        "QUIT" => Sig::QUIT,
-        "SEGV" => Sig::SEGV,
-        "TERM" => Sig::TERM,
-        "USR1" => Sig::USR1,
-        other => Sig::Custom(other.to_string()),
+/// A signal's SSH name (`INT`): the variant's name, or a custom one as it is.
+fn sig_name(s: &Sig) -> String {
+    match s {
+        Sig::Custom(c) => c.clone(),
+        known => format!("{known:?}"),
     }
+}
+
+/// The signal an SSH name stands for.
+fn sig_from(name: &str) -> Sig {
+    known_signals().into_iter().find(|s| sig_name(s) == name).unwrap_or_else(|| Sig::Custom(name.to_string()))
 }
 
 // ------------------------------------------------------------------ the channel type
@@ -286,6 +268,10 @@ pub struct Client {
 }
 
 impl Client {
+    fn new(path: PathBuf, t: &Target) -> Client {
+        Client { path, dead: AtomicBool::new(false), open_limit: t.connect_timeout.max(Duration::from_secs(5)) }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.dead.load(Ordering::SeqCst)
     }
@@ -328,51 +314,67 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// What the master needs to connect (never a password: those connect directly).
-fn spec_json(t: &Target, path: &Path) -> Value {
-    let identity_files: Vec<PathBuf> = t.identity_files.iter().map(|p| absolute(p)).collect();
-    let known_hosts: Vec<PathBuf> = t.known_hosts.iter().map(|p| absolute(p)).collect();
-    json!({
-        "name": t.name,
-        "address": t.address,
-        "port": t.port,
-        "user": t.user,
-        "identity_files": identity_files,
-        "known_hosts": known_hosts,
-        "strict": match t.strict { StrictHostKeyChecking::Yes => "yes", StrictHostKeyChecking::AcceptNew => "accept-new", StrictHostKeyChecking::No => "no" },
-        "connect_timeout": t.connect_timeout.as_secs(),
-        "persist": t.control_persist.as_secs(),
-        "path": path,
-    })
+/// What the master needs to connect (never a password: those connect directly), sent
+/// on its stdin.
+#[derive(Debug, Serialize, Deserialize)]
+struct Spec {
+    name: String,
+    address: String,
+    port: u16,
+    user: String,
+    identity_files: Vec<PathBuf>,
+    known_hosts: Vec<PathBuf>,
+    /// `yes`, `accept-new` or `no`.
+    strict: String,
+    connect_timeout: u64,
+    persist: u64,
+    /// The socket to listen on.
+    path: PathBuf,
 }
 
-fn target_from(v: &Value) -> Option<(Target, PathBuf, Duration)> {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let paths = |k: &str| -> Vec<PathBuf> {
-        v.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(PathBuf::from).collect()).unwrap_or_default()
-    };
-    let t = Target {
-        name: s("name")?,
-        kind: super::ConnKind::Ssh,
-        address: s("address")?,
-        port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
-        user: s("user")?,
-        identity_files: paths("identity_files"),
-        password: None,
-        known_hosts: paths("known_hosts"),
-        strict: match s("strict")?.as_str() {
-            "yes" => StrictHostKeyChecking::Yes,
-            "accept-new" => StrictHostKeyChecking::AcceptNew,
-            _ => StrictHostKeyChecking::No,
-        },
-        connect_timeout: Duration::from_secs(v.get("connect_timeout")?.as_u64()?),
-        command_timeout: None,
-        proxy_jump: None,
-        become_: None,
-        control_persist: Duration::from_secs(v.get("persist")?.as_u64()?),
-    };
-    let persist = t.control_persist;
-    Some((t, PathBuf::from(s("path")?), persist))
+impl Spec {
+    fn of(t: &Target, path: &Path) -> Spec {
+        Spec {
+            name: t.name.clone(),
+            address: t.address.clone(),
+            port: t.port,
+            user: t.user.clone(),
+            identity_files: t.identity_files.iter().map(|p| absolute(p)).collect(),
+            known_hosts: t.known_hosts.iter().map(|p| absolute(p)).collect(),
+            strict: match t.strict {
+                StrictHostKeyChecking::Yes => "yes",
+                StrictHostKeyChecking::AcceptNew => "accept-new",
+                StrictHostKeyChecking::No => "no",
+            }
+            .into(),
+            connect_timeout: t.connect_timeout.as_secs(),
+            persist: t.control_persist.as_secs(),
+            path: path.to_path_buf(),
+        }
+    }
+
+    fn target(&self) -> Target {
+        Target {
+            name: self.name.clone(),
+            kind: super::ConnKind::Ssh,
+            address: self.address.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            identity_files: self.identity_files.clone(),
+            password: None,
+            known_hosts: self.known_hosts.clone(),
+            strict: match self.strict.as_str() {
+                "yes" => StrictHostKeyChecking::Yes,
+                "accept-new" => StrictHostKeyChecking::AcceptNew,
+                _ => StrictHostKeyChecking::No,
+            },
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            command_timeout: None,
+            proxy_jump: None,
+            become_: None,
+            control_persist: Duration::from_secs(self.persist),
+        }
+    }
 }
 
 /// The private directory of the sockets, made if needed; `None` if it cannot be private.
@@ -390,47 +392,46 @@ fn my_uid() -> Option<u32> {
     std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
-/// FNV-1a, 64 bits: the socket's name (not a secret; it only has to differ).
-fn fnv(h: &mut u64, bytes: &[u8]) {
-    for b in bytes {
-        *h ^= u64::from(*b);
-        *h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    *h ^= 0xff;
-    *h = h.wrapping_mul(0x100_0000_01b3);
-}
-
-/// The socket of the master for `t`.
+/// The socket of the master for `t`: a hash of everything the connection is made with
+/// (not a secret; it only has to differ).
 fn control_path(t: &Target) -> Option<PathBuf> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    fnv(&mut h, &PROTOCOL.to_be_bytes());
-    fnv(&mut h, t.address.as_bytes());
-    fnv(&mut h, &t.port.to_be_bytes());
-    fnv(&mut h, t.user.as_bytes());
-    fnv(&mut h, format!("{:?}", t.strict).as_bytes());
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // Each part with its length, so that no two lists of parts run together alike.
+    let mut add = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    add(&PROTOCOL.to_be_bytes());
+    add(t.address.as_bytes());
+    add(&t.port.to_be_bytes());
+    add(t.user.as_bytes());
+    add(format!("{:?}", t.strict).as_bytes());
     for f in &t.identity_files {
-        fnv(&mut h, absolute(f).as_os_str().as_encoded_bytes());
+        add(absolute(f).as_os_str().as_encoded_bytes());
     }
     for f in &t.known_hosts {
-        fnv(&mut h, absolute(f).as_os_str().as_encoded_bytes());
-        fnv(&mut h, &std::fs::read(f).unwrap_or_default());
+        add(absolute(f).as_os_str().as_encoded_bytes());
+        add(&std::fs::read(f).unwrap_or_default());
     }
     let exe = std::env::current_exe().ok()?;
-    fnv(&mut h, exe.as_os_str().as_encoded_bytes());
+    add(exe.as_os_str().as_encoded_bytes());
     let meta = std::fs::metadata(&exe).ok()?;
-    fnv(&mut h, &meta.mtime().to_be_bytes());
-    fnv(&mut h, &meta.mtime_nsec().to_be_bytes());
-    fnv(&mut h, &meta.size().to_be_bytes());
-    Some(control_dir()?.join(format!("{h:016x}")))
+    add(&meta.mtime().to_be_bytes());
+    add(&meta.mtime_nsec().to_be_bytes());
+    add(&meta.size().to_be_bytes());
+    let name: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Some(control_dir()?.join(name))
 }
 
-/// Whether `t` may use a master at all.
-fn eligible(t: &Target, encrypted: bool) -> bool {
+/// Whether `t` may use a master at all; `encrypted`: whether a key it offers needs a
+/// passphrase (asked last: it reads the keys).
+fn eligible(t: &Target, encrypted: impl FnOnce() -> bool) -> bool {
     !t.control_persist.is_zero()
         && t.password.is_none()
         && t.proxy_jump.is_none()
         && std::env::var_os(MASTER_ENV).is_none()
-        && !encrypted
+        && !encrypted()
 }
 
 /// Set in a master's environment (a master never starts another).
@@ -454,14 +455,15 @@ async fn ping(path: &Path) -> bool {
 }
 
 /// Use the master for `t`, starting one if there is none.
-pub async fn attach(t: &Target, encrypted: bool) -> Attach {
+pub async fn attach(t: &Target, encrypted: impl FnOnce() -> bool) -> Attach {
     if !eligible(t, encrypted) {
         return Attach::Direct;
     }
     let Some(path) = control_path(t) else { return Attach::Direct };
+    let asked = Instant::now();
     if ping(&path).await {
-        super::shell::trace_step(&t.name, "reused the connection master", Instant::now());
-        return Attach::Ok(Client { path, dead: AtomicBool::new(false), open_limit: t.connect_timeout.max(Duration::from_secs(5)) });
+        super::shell::trace_step(&t.name, "reused the connection master", asked);
+        return Attach::Ok(Client::new(path, t));
     }
     let started = Instant::now();
     let Ok(exe) = std::env::current_exe() else { return Attach::Direct };
@@ -475,7 +477,7 @@ pub async fn attach(t: &Target, encrypted: bool) -> Attach {
         // Its own process group: Ctrl-C on the run's terminal is not for it.
         .process_group(0);
     let Ok(mut child) = cmd.spawn() else { return Attach::Direct };
-    let spec = spec_json(t, &path).to_string();
+    let spec = serde_json::to_string(&Spec::of(t, &path)).unwrap_or_default();
     if let Some(mut stdin) = child.stdin.take() {
         if stdin.write_all(spec.as_bytes()).await.is_err() {
             return Attach::Direct;
@@ -484,13 +486,8 @@ pub async fn attach(t: &Target, encrypted: bool) -> Attach {
     let Some(mut stdout) = child.stdout.take() else { return Attach::Direct };
     let limit = t.connect_timeout.max(Duration::from_secs(5)) * 4 + Duration::from_secs(5);
     let mut line = Vec::new();
-    let read = async {
-        let mut byte = [0u8; 1];
-        while stdout.read_exact(&mut byte).await.is_ok() && byte[0] != b'\n' {
-            line.push(byte[0]);
-        }
-    };
-    if tokio::time::timeout(limit, read).await.is_err() {
+    let mut stdout = tokio::io::BufReader::new(&mut stdout);
+    if tokio::time::timeout(limit, stdout.read_until(b'\n', &mut line)).await.is_err() {
         let _ = child.start_kill();
         return Attach::Direct;
     }
@@ -499,7 +496,7 @@ pub async fn attach(t: &Target, encrypted: bool) -> Attach {
     let answer: Value = serde_json::from_slice(&line).unwrap_or(Value::Null);
     if answer.get("ok").and_then(Value::as_bool) == Some(true) {
         super::shell::trace_step(&t.name, "started a connection master", started);
-        Attach::Ok(Client { path, dead: AtomicBool::new(false), open_limit: t.connect_timeout.max(Duration::from_secs(5)) })
+        Attach::Ok(Client::new(path, t))
     } else if let Some(e) = answer.get("error").and_then(Value::as_str) {
         Attach::Unreachable(e.to_string())
     } else {
@@ -516,9 +513,8 @@ pub fn master_main() -> i32 {
     if std::io::stdin().read_to_string(&mut input).is_err() {
         return 2;
     }
-    let Some((target, path, persist)) = serde_json::from_str::<Value>(&input).ok().as_ref().and_then(target_from) else {
-        return 2;
-    };
+    let Ok(spec) = serde_json::from_str::<Spec>(&input) else { return 2 };
+    let (target, path, persist) = (spec.target(), spec.path, Duration::from_secs(spec.persist));
     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return 2 };
     rt.block_on(async move {
         let say = |v: Value| {
@@ -729,33 +725,34 @@ mod tests {
     }
 
     fn target() -> Target {
-        let (t, _, _) = target_from(&json!({
+        let spec: Spec = serde_json::from_value(json!({
             "name": "h1", "address": "127.0.0.1", "port": 2222, "user": "root",
             "identity_files": ["/k"], "known_hosts": ["/nonexistent/known_hosts"], "strict": "accept-new",
             "connect_timeout": 10, "persist": 60, "path": "/x",
         }))
         .unwrap();
-        t
+        spec.target()
     }
 
     #[test]
     fn the_spec_round_trips_without_secrets() {
-        let t = target();
-        let v = spec_json(&t, Path::new("/x"));
-        let (back, path, persist) = target_from(&v).unwrap();
-        assert_eq!((back.address.as_str(), back.port, back.user.as_str()), ("127.0.0.1", 2222, "root"));
-        assert_eq!((back.strict, path, persist), (StrictHostKeyChecking::AcceptNew, PathBuf::from("/x"), Duration::from_secs(60)));
+        let t = Target { password: None, ..target() };
+        let v = serde_json::to_value(Spec::of(&t, Path::new("/x"))).unwrap();
+        let back: Spec = serde_json::from_value(v.clone()).unwrap();
+        let (bt, path, persist) = (back.target(), back.path, back.persist);
+        assert_eq!((bt.address.as_str(), bt.port, bt.user.as_str()), ("127.0.0.1", 2222, "root"));
+        assert_eq!((bt.strict, path, persist), (StrictHostKeyChecking::AcceptNew, PathBuf::from("/x"), 60));
         assert!(v.get("password").is_none());
     }
 
     #[test]
     fn passwords_jump_hosts_passphrases_and_zero_persist_connect_directly() {
         let t = target();
-        assert!(eligible(&t, false));
-        assert!(!eligible(&t, true), "a key that needs a passphrase");
-        assert!(!eligible(&Target { password: Some("pw".into()), ..target() }, false));
-        assert!(!eligible(&Target { control_persist: Duration::ZERO, ..target() }, false));
-        assert!(!eligible(&Target { proxy_jump: Some(Box::new(target())), ..target() }, false));
+        assert!(eligible(&t, || false));
+        assert!(!eligible(&t, || true), "a key that needs a passphrase");
+        assert!(!eligible(&Target { password: Some("pw".into()), ..target() }, || false));
+        assert!(!eligible(&Target { control_persist: Duration::ZERO, ..target() }, || false));
+        assert!(!eligible(&Target { proxy_jump: Some(Box::new(target())), ..target() }, || false));
     }
 
     #[test]

@@ -146,37 +146,23 @@ type Conn = Handle<Client>;
 /// How this run reaches the host: its own connection, or a connection master's.
 #[derive(Clone)]
 enum Link {
-    Direct(Arc<Conn>),
+    /// Our own connection (and the jump host it runs through).
+    Direct(Arc<Live>),
     Mux(Arc<mux::Client>),
 }
 
 impl Link {
     fn is_closed(&self) -> bool {
         match self {
-            Link::Direct(h) => h.is_closed(),
+            Link::Direct(l) => l.handle.is_closed(),
             Link::Mux(c) => c.is_closed(),
         }
     }
 
     async fn channel_open_session(&self) -> Result<Chan, russh::Error> {
         match self {
-            Link::Direct(h) => h.channel_open_session().await.map(Chan::Ssh),
+            Link::Direct(l) => l.handle.channel_open_session().await.map(Chan::Ssh),
             Link::Mux(c) => c.open_session().await,
-        }
-    }
-}
-
-/// The connection of a session.
-enum Linked {
-    Direct(Live),
-    Mux(Arc<mux::Client>),
-}
-
-impl Linked {
-    fn link(&self) -> Link {
-        match self {
-            Linked::Direct(l) => Link::Direct(l.handle.clone()),
-            Linked::Mux(c) => Link::Mux(c.clone()),
         }
     }
 }
@@ -308,7 +294,7 @@ async fn authenticate(h: &mut Conn, t: &Target) -> Result<(), String> {
 /// One host's SSH session: connected on first use, reused by every command.
 pub struct SshSession {
     target: Target,
-    live: Mutex<Option<Linked>>,
+    live: Mutex<Option<Link>>,
     channels: Semaphore,
     reconnected: std::sync::atomic::AtomicBool,
     /// The channel that holds the run lock on the host, while we hold it.
@@ -343,17 +329,16 @@ impl SshSession {
     async fn handle(&self, fresh: bool) -> Result<Link, RemoteError> {
         let mut live = self.live.lock().await;
         if let Some(l) = live.as_ref() {
-            if !fresh && !l.link().is_closed() {
-                return Ok(l.link());
+            if !fresh && !l.is_closed() {
+                return Ok(l.clone());
             }
         }
-        let linked = match mux::attach(&self.target, needs_passphrase(&self.target)).await {
-            mux::Attach::Ok(client) => Linked::Mux(Arc::new(client)),
+        let link = match mux::attach(&self.target, || needs_passphrase(&self.target)).await {
+            mux::Attach::Ok(client) => Link::Mux(Arc::new(client)),
             mux::Attach::Unreachable(e) => return Err(RemoteError::Unreachable(e)),
-            mux::Attach::Direct => Linked::Direct(connect(&self.target).await.map_err(RemoteError::Unreachable)?),
+            mux::Attach::Direct => Link::Direct(Arc::new(connect(&self.target).await.map_err(RemoteError::Unreachable)?)),
         };
-        let link = linked.link();
-        *live = Some(linked);
+        *live = Some(link.clone());
         Ok(link)
     }
 
@@ -370,10 +355,8 @@ impl SshSession {
                     if attempt == 3 && matches!(handle, Link::Mux(_)) {
                         // A kept connection is shared with other runs, and its session
                         // slots (sshd's MaxSessions) are taken: a connection of our own.
-                        let l = connect(&self.target).await.map_err(RemoteError::Unreachable)?;
-                        let mut live = self.live.lock().await;
-                        *live = Some(Linked::Direct(l));
-                        handle = live.as_ref().map(Linked::link).ok_or_else(|| RemoteError::Other("session closed".into()))?;
+                        handle = Link::Direct(Arc::new(connect(&self.target).await.map_err(RemoteError::Unreachable)?));
+                        *self.live.lock().await = Some(handle.clone());
                         continue;
                     }
                     tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
@@ -426,7 +409,7 @@ impl SshSession {
             ch.request_pty(false, "xterm", 200, 50).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
         }
         ch.exec(true, prepared.command.as_bytes()).await.map_err(|e| RemoteError::Unreachable(format!("ssh: {e}")))?;
-        let conn = self.live.lock().await.as_ref().map(Linked::link);
+        let conn = self.live.lock().await.clone();
         let mut proc = ChannelProc { ch, closed: false, conn, signalled: self.signalled.clone(), become_: become_.cloned() };
         let res = match self.target.command_timeout {
             Some(limit) => match tokio::time::timeout(limit, drive(&mut proc, &prepared, stdin)).await {
@@ -443,17 +426,9 @@ impl SshSession {
     /// is not a channel's own command), so INT, TERM, then KILL go from a new channel to
     /// every command of the connection (the shells' process groups), as `become` allows.
     async fn stop_shell_commands(&self, become_: Option<&Become>) {
-        let Some(conn) = self.live.lock().await.as_ref().map(Linked::link) else { return };
+        let Some(conn) = self.live.lock().await.clone() else { return };
         for sig in ["INT", "TERM", "KILL"] {
-            if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
-                let prepared = prepare(&signal_siblings_script(sig), become_);
-                let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
-                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50).await.is_ok();
-                if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
-                    let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
-                }
-                killer.close().await;
-            }
+            signal_siblings(&conn, sig, become_).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
@@ -556,11 +531,11 @@ impl SshSession {
     pub async fn disconnect(&self) {
         self.shells.clear().await;
         match self.live.lock().await.take() {
-            Some(Linked::Direct(l)) => {
+            Some(Link::Direct(l)) => {
                 let _ = tokio::time::timeout(Duration::from_secs(1), l.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
             }
             // The master's connection goes with the host: it must not be found again.
-            Some(Linked::Mux(c)) => c.retire().await,
+            Some(Link::Mux(c)) => c.retire().await,
             None => {}
         }
         self.reconnected.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -574,7 +549,7 @@ impl SshSession {
             let _ = ch.close().await;
         }
         // A master's connection stays for the next run.
-        if let Some(Linked::Direct(l)) = self.live.lock().await.take() {
+        if let Some(Link::Direct(l)) = self.live.lock().await.take() {
             let _ = l.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
         }
     }
@@ -603,6 +578,19 @@ prev=$p; p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); done; \
 for c in $(pgrep -P \"$p\" 2>/dev/null || ps -o pid= --ppid \"$p\"); do \
 [ \"$c\" = \"$prev\" ] || [ \"$c\" = \"$me\" ] || kill -s {sig} -- \"-$c\" 2>/dev/null || kill -s {sig} \"$c\" 2>/dev/null; done; true"
     )
+}
+
+/// Run [`signal_siblings_script`] for `sig` on a new channel of `conn`, as `become_`
+/// allows, and wait for it a little.
+async fn signal_siblings(conn: &Link, sig: &str, become_: Option<&Become>) {
+    let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await else { return };
+    let prepared = prepare(&signal_siblings_script(sig), become_);
+    let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
+    let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50).await.is_ok();
+    if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
+    }
+    killer.close().await;
 }
 
 #[async_trait]
@@ -663,15 +651,7 @@ impl Proc for ChannelProc {
             }
         };
         if let (true, Some(conn)) = (first, &self.conn) {
-            if let Ok(Ok(ch)) = tokio::time::timeout(Duration::from_secs(2), conn.channel_open_session()).await {
-                let prepared = prepare(&signal_siblings_script(name), self.become_.as_ref());
-                let mut killer = ChannelProc { ch, closed: false, conn: None, signalled: Default::default(), become_: None };
-                let pty = !prepared.pty || killer.ch.request_pty(false, "xterm", 200, 50).await.is_ok();
-                if pty && killer.ch.exec(true, prepared.command.as_bytes()).await.is_ok() {
-                    let _ = tokio::time::timeout(Duration::from_secs(3), drive_to_end(&mut killer, &prepared, b"")).await;
-                }
-                killer.close().await;
-            }
+            signal_siblings(conn, name, self.become_.as_ref()).await;
         }
     }
 }
