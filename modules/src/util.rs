@@ -256,9 +256,7 @@ pub enum Source<'a> {
 pub fn write_stdin(content: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(content.len() + STDIN_END.len() + 1);
     v.extend_from_slice(content);
-    v.extend_from_slice(STDIN_END.as_bytes());
-    v.push(b'\n');
-    v
+    write_stdin_owned(v)
 }
 
 /// [`write_stdin`], taking the content (no copy of it).

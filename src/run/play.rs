@@ -724,7 +724,7 @@ impl<'a> Engine<'a> {
         let search = vec![self.play_dir.clone()];
         let vars = self.vars_for(h, scope, None, false);
         let mut ckw = Map::new();
-        for key in ["become", "become_user", "become_method", "remote_user", "connection", "timeout"] {
+        for key in CONN_KEYWORDS {
             if let Some(v) = scope.kw.get(key) {
                 if let Ok(r) = self.templar.render_value(v, &vars, &search) {
                     ckw.insert(key.to_string(), r);
@@ -1676,7 +1676,7 @@ impl<'a> Engine<'a> {
         // The connection: command line < play/block/task keywords < host variables.
         // Connection keywords are templated with the host's variables (`become_user: "{{ u }}"`).
         let mut ckw = Map::new();
-        for key in ["become", "become_user", "become_method", "remote_user", "connection", "timeout"] {
+        for key in CONN_KEYWORDS {
             if let Some(v) = kw.get(key) {
                 match env.templar.render_value(v, vars, &env.search) {
                     Ok(r) => {
@@ -1883,6 +1883,10 @@ fn item_label(item: &Value) -> String {
         other => crate::output::pyjson_value(other),
     }
 }
+
+/// The keywords that choose a task's connection ([`Engine::conn_for`]), templated per
+/// host before they are used.
+const CONN_KEYWORDS: [&str; 6] = ["become", "become_user", "become_method", "remote_user", "connection", "timeout"];
 
 /// Sessions are shared by the tasks that reach a host the same way.
 fn session_key(t: &Target) -> String {
