@@ -49,8 +49,7 @@ fn finish(child: Child) -> (i32, String, String) {
 
 /// The tests share h5's `sleep 300`: one at a time.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    one_at_a_time()
 }
 
 const SLEEPER: &str = "pgrep -f 'sleep 3[0]0'";

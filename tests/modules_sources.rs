@@ -23,7 +23,11 @@ fn ok_on_host(cmd: &str) -> String {
 
 #[test]
 fn git_clone_update_tags_and_local_changes() {
-    ok_on_host("command -v git >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q git >/dev/null; }");
+    // apt's cache is the host's: not while the apt sources test runs apt (a rename race).
+    {
+        let _apt = one_at_a_time();
+        ok_on_host("command -v git >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q git >/dev/null; }");
+    }
     // An upstream with two commits on main and a tag on the first.
     ok_on_host(&format!(
         "set -e; B={BASE}/git; rm -rf $B; mkdir -p $B; git init -q --bare -b main $B/origin.git; git clone -q $B/origin.git $B/work 2>/dev/null; \
@@ -102,6 +106,8 @@ const BACKPORTS: &str = "deb [signed-by=/usr/share/keyrings/debian-archive-keyri
 
 #[test]
 fn apt_sources_deb822_and_one_line() {
+    // It updates apt's cache, as the git test's install does.
+    let _apt = one_at_a_time();
     // Whatever an earlier run left.
     ok_on_host("rm -f /etc/apt/sources.list.d/provision-test-*");
     let dir = tempdir();

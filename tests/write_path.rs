@@ -31,8 +31,7 @@ fn host_dir(name: &str, setup: &str) -> String {
 
 /// A run takes the host's run lock: the tests go one at a time.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    one_at_a_time()
 }
 
 /// Temporary files left anywhere under `dir`.

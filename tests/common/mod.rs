@@ -211,3 +211,10 @@ pub fn spawn_provision(args: &[&str], env: &[(&str, &str)]) -> std::process::Chi
     }
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("start provision")
 }
+
+/// For the tests of one test binary that share something on a host (a process, the run
+/// lock, apt's cache): hold it while that part runs, and they take turns.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
